@@ -1,0 +1,1 @@
+//! Entity taxonomy and descriptor -> entity signature maps.

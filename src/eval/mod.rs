@@ -1,0 +1,1 @@
+//! Evaluation: the reference scorer and standard span-level scoring.

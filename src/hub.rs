@@ -1,0 +1,122 @@
+//! Model resolution: a local directory, or a Hugging Face hub id found in (or downloaded into)
+//! the standard cache.
+//!
+//! Cache location: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub` (the
+//! layout `models--<org>--<name>/snapshots/<rev>/…` that Python tools share). `HF_HUB_OFFLINE=1`
+//! forbids network access; `HF_ENDPOINT` points at a mirror.
+
+use anyhow::{anyhow, bail};
+use hf_hub::api::sync::ApiBuilder;
+use hf_hub::{Cache, Repo};
+use std::path::{Path, PathBuf};
+
+/// Files a BERT model directory needs; each inner list holds alternatives, first preferred.
+const NEEDED: &[&[&str]] = &[
+    &["config.json"],
+    &["model.safetensors", "pytorch_model.bin"],
+    &["tokenizer.json", "vocab.txt"],
+];
+/// Fetched when present, never required.
+const OPTIONAL: &[&str] = &["tokenizer_config.json", "vocab.txt"];
+
+/// The cache directory in use, from the environment.
+pub fn cache_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("HF_HUB_CACHE") {
+        return PathBuf::from(d);
+    }
+    if let Ok(h) = std::env::var("HF_HOME") {
+        return Path::new(&h).join("hub");
+    }
+    Cache::from_env().path().clone()
+}
+
+fn offline() -> bool {
+    matches!(
+        std::env::var("HF_HUB_OFFLINE").map(|v| v.to_ascii_lowercase()).as_deref(),
+        Ok("1" | "true" | "yes" | "on")
+    )
+}
+
+/// A directory holding the model's files: `spec` itself if it is a directory, else the cache
+/// snapshot of hub id `spec` (downloading missing files, with a progress bar, unless offline).
+pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    if path.exists() {
+        bail!("{spec}: is a file; --model takes a model directory or a hub id");
+    }
+    if spec.starts_with('.') || spec.starts_with('/') || spec.split('/').count() > 2 || spec.contains('\\') {
+        bail!("{spec}: no such model directory");
+    }
+    let cache = Cache::new(cache_dir());
+    let cached = cache.repo(Repo::model(spec.to_string()));
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    for alts in NEEDED {
+        match alts.iter().find_map(|f| cached.get(f)) {
+            Some(p) => found.push(p),
+            None => missing.push(alts.join(" or ")),
+        }
+    }
+    if missing.is_empty() {
+        return snapshot_dir(&found[0]);
+    }
+    if offline() {
+        bail!(
+            "model {spec} is not complete in the Hugging Face cache {} and HF_HUB_OFFLINE is set; missing: {}. \
+             Download it where the hub is reachable (e.g. `huggingface-cli download {spec}`) and copy the cache, \
+             or pass --model <directory with the files>",
+            cache_dir().display(),
+            missing.join(", ")
+        );
+    }
+    download(spec, &cache).map_err(|e| {
+        anyhow!(
+            "model {spec}: not in the Hugging Face cache {} (missing: {}) and downloading failed: {e:#}. \
+             Check the network or HF_ENDPOINT, or pass --model <directory with the files>",
+            cache_dir().display(),
+            missing.join(", ")
+        )
+    })
+}
+
+fn download(spec: &str, cache: &Cache) -> anyhow::Result<PathBuf> {
+    let mut builder = ApiBuilder::from_cache(cache.clone()).with_progress(true);
+    if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
+        builder = builder.with_endpoint(endpoint);
+    }
+    let api = builder.build()?;
+    let repo = api.model(spec.to_string());
+    let mut first = None;
+    for alts in NEEDED {
+        let mut last_err = None;
+        let mut got = None;
+        for f in *alts {
+            match repo.get(f) {
+                Ok(p) => {
+                    got = Some(p);
+                    break;
+                }
+                Err(e) => last_err = Some(anyhow!("{f}: {e}")),
+            }
+        }
+        match got {
+            Some(p) => {
+                first.get_or_insert(p);
+            }
+            None => return Err(last_err.unwrap_or_else(|| anyhow!("no file"))),
+        }
+    }
+    for f in OPTIONAL {
+        let _ = repo.get(f); // absent optional files are fine
+    }
+    snapshot_dir(&first.ok_or_else(|| anyhow!("nothing downloaded"))?)
+}
+
+fn snapshot_dir(file: &Path) -> anyhow::Result<PathBuf> {
+    file.parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow!("{}: no parent directory", file.display()))
+}

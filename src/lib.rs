@@ -1,0 +1,29 @@
+//! maskner: zero-shot named-entity recognition from masked-language-model descriptors.
+//!
+//! The modules follow the data flow of one sentence, top to bottom:
+//!
+//! 1. [`text`]: sentence preparation and phrase selection (markers or automatic chunking).
+//! 2. [`mlm`]: masked-LM loading and prediction at `[MASK]` and `[CLS]` positions.
+//! 3. [`descriptors`]: CS/CI prompts and the filtered top-k harvest of descriptors.
+//! 4. [`entity_map`]: the taxonomy and the descriptor -> entity signature map (build, store, lookup).
+//! 5. [`aggregate`]: per-model group/subtype distributions, CI+CS pooling and B_/I_ tags.
+//! 6. [`ensemble`]: the two-model (or n-model) decision per span.
+//! 7. [`output`]: JSON, JSON Lines, CoNLL-style columns and Hugging Face pipeline lists.
+//!
+//! Around the pipeline: [`hub`] resolves models, [`compat`] holds the reference's numeric
+//! quirks, [`replay`] re-runs logged reference descriptors, [`eval`] scores outputs,
+//! [`server`] serves the engine over HTTP and [`cli`] is the command line.
+
+pub mod aggregate;
+pub mod cli;
+pub mod compat;
+pub mod descriptors;
+pub mod ensemble;
+pub mod entity_map;
+pub mod eval;
+pub mod hub;
+pub mod mlm;
+pub mod output;
+pub mod replay;
+pub mod server;
+pub mod text;

@@ -1,0 +1,5 @@
+//! `maskner` binary: argument parsing and exit codes live in `maskner::cli`.
+
+fn main() -> std::process::ExitCode {
+    maskner::cli::main()
+}

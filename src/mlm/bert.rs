@@ -1,0 +1,255 @@
+//! BERT encoder and masked-LM head on candle, run on *packed* sequences.
+//!
+//! The module tree mirrors the checkpoint (`bert.embeddings`, `bert.encoder.layer.N`,
+//! `cls.predictions`), like candle-transformers' model files, but the forward pass differs in
+//! two ways that matter for speed: sequences of a batch are concatenated into one
+//! `[tokens, hidden]` matrix (no padding, so no work on pad tokens and no attention mask), and
+//! the vocabulary projection runs only on the rows that are read. Attention is computed per
+//! sequence, which is cheap next to the linear layers for sentence-length inputs.
+//!
+//! Because every row of the packed matrix is transformed independently (linear layers,
+//! LayerNorm) and attention never looks across sequences, a sequence's outputs do not depend on
+//! what else is in its batch — bit for bit, provided the matrix multiplication sums in the same
+//! order for every height. The `gemm` crate picks its kernel by shape: a dot-product kernel when
+//! `rows × cols <= 256` and a vector kernel for one row, each summing in another order than
+//! the blocked kernel used otherwise (whose order depends only on the inner dimension). So every
+//! product whose height varies with the batch is given at least [`MIN_ROWS`] rows (padding
+//! with a throw-away sequence or repeated rows), which keeps it on the blocked kernel.
+
+use super::config::{Activation, BertConfig};
+use super::weights::Weights;
+use candle_core::{Device, Tensor};
+
+/// Minimum height of the packed matrices; see the module documentation.
+pub const MIN_ROWS: usize = 16;
+
+struct Linear {
+    /// `[out, in]`, as stored by PyTorch.
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    fn load(w: &Weights, prefix: &str, inp: usize, out: usize) -> anyhow::Result<Self> {
+        Ok(Self {
+            weight: w.get(&format!("{prefix}.weight"), &[out, inp])?,
+            bias: w.get(&format!("{prefix}.bias"), &[out])?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+    }
+}
+
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f32,
+}
+
+impl LayerNorm {
+    fn load(w: &Weights, prefix: &str, size: usize, eps: f64) -> anyhow::Result<Self> {
+        Ok(Self {
+            weight: w.get(&format!("{prefix}.weight"), &[size])?,
+            bias: w.get(&format!("{prefix}.bias"), &[size])?,
+            eps: eps as f32,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+    }
+}
+
+fn activate(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
+    match act {
+        Activation::Gelu => x.gelu_erf(),
+        Activation::GeluNew => x.gelu(),
+        Activation::Relu => x.relu(),
+    }
+}
+
+struct Layer {
+    /// Query, key and value projections fused into one `[3*hidden, hidden]` matrix.
+    qkv: Linear,
+    attn_out: Linear,
+    attn_ln: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_ln: LayerNorm,
+}
+
+impl Layer {
+    fn load(w: &Weights, prefix: &str, cfg: &BertConfig) -> anyhow::Result<Self> {
+        let h = cfg.hidden_size;
+        let q = Linear::load(w, &format!("{prefix}.attention.self.query"), h, h)?;
+        let k = Linear::load(w, &format!("{prefix}.attention.self.key"), h, h)?;
+        let v = Linear::load(w, &format!("{prefix}.attention.self.value"), h, h)?;
+        let qkv = Linear {
+            weight: Tensor::cat(&[&q.weight, &k.weight, &v.weight], 0)?,
+            bias: Tensor::cat(&[&q.bias, &k.bias, &v.bias], 0)?,
+        };
+        Ok(Self {
+            qkv,
+            attn_out: Linear::load(w, &format!("{prefix}.attention.output.dense"), h, h)?,
+            attn_ln: LayerNorm::load(w, &format!("{prefix}.attention.output.LayerNorm"), h, cfg.layer_norm_eps)?,
+            intermediate: Linear::load(w, &format!("{prefix}.intermediate.dense"), h, cfg.intermediate_size)?,
+            output: Linear::load(w, &format!("{prefix}.output.dense"), cfg.intermediate_size, h)?,
+            output_ln: LayerNorm::load(w, &format!("{prefix}.output.LayerNorm"), h, cfg.layer_norm_eps)?,
+        })
+    }
+
+    /// `x`: packed `[tokens, hidden]`; `lens`: the length of each sequence in order.
+    fn forward(&self, x: &Tensor, lens: &[usize], cfg: &BertConfig) -> candle_core::Result<Tensor> {
+        let h = cfg.hidden_size;
+        let heads = cfg.num_attention_heads;
+        let d = cfg.head_dim();
+        let scale = 1.0 / (d as f64).sqrt();
+        let qkv = self.qkv.forward(x)?;
+        let mut contexts = Vec::with_capacity(lens.len());
+        let mut offset = 0;
+        for &len in lens {
+            let seq = qkv.narrow(0, offset, len)?;
+            // [len, 3h] -> three [heads, len, d]
+            let split = |i: usize| -> candle_core::Result<Tensor> {
+                seq.narrow(1, i * h, h)?.reshape((len, heads, d))?.transpose(0, 1)?.contiguous()
+            };
+            let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+            let scores = (q.matmul(&k.t()?)? * scale)?;
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let ctx = probs.matmul(&v)?.transpose(0, 1)?.reshape((len, h))?;
+            contexts.push(ctx);
+            offset += len;
+        }
+        let ctx = Tensor::cat(&contexts, 0)?;
+        let attn = self.attn_ln.forward(&(self.attn_out.forward(&ctx)? + x)?)?;
+        let inter = activate(&self.intermediate.forward(&attn)?, cfg.hidden_act)?;
+        self.output_ln.forward(&(self.output.forward(&inter)? + attn)?)
+    }
+}
+
+/// `cls.predictions`: transform (dense, activation, LayerNorm) then the decoder tied to the
+/// word embeddings, with its own bias.
+struct MlmHead {
+    dense: Linear,
+    ln: LayerNorm,
+    decoder: Tensor,
+    bias: Tensor,
+}
+
+/// A BERT encoder, with its masked-LM head when the checkpoint has one.
+pub struct Bert {
+    cfg: BertConfig,
+    word_embeddings: Tensor,
+    position_embeddings: Tensor,
+    token_type_row: Tensor,
+    emb_ln: LayerNorm,
+    layers: Vec<Layer>,
+    head: Option<MlmHead>,
+    device: Device,
+}
+
+impl Bert {
+    pub fn load(w: &Weights, cfg: &BertConfig, device: &Device) -> anyhow::Result<Self> {
+        let h = cfg.hidden_size;
+        let word_embeddings = w.get("bert.embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?;
+        let position_embeddings =
+            w.get("bert.embeddings.position_embeddings.weight", &[cfg.max_position_embeddings, h])?;
+        let token_type = w.get("bert.embeddings.token_type_embeddings.weight", &[cfg.type_vocab_size, h])?;
+        let token_type_row = token_type.get(0)?;
+        let emb_ln = LayerNorm::load(w, "bert.embeddings.LayerNorm", h, cfg.layer_norm_eps)?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| Layer::load(w, &format!("bert.encoder.layer.{i}"), cfg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let head = if w.contains("cls.predictions.transform.dense.weight") {
+            let decoder = if w.contains("cls.predictions.decoder.weight") {
+                w.get("cls.predictions.decoder.weight", &[cfg.vocab_size, h])?
+            } else {
+                // tied to the input embeddings, so checkpoints usually omit it
+                word_embeddings.clone()
+            };
+            let bias = if w.contains("cls.predictions.bias") {
+                w.get("cls.predictions.bias", &[cfg.vocab_size])?
+            } else {
+                w.get("cls.predictions.decoder.bias", &[cfg.vocab_size])?
+            };
+            Some(MlmHead {
+                dense: Linear::load(w, "cls.predictions.transform.dense", h, h)?,
+                ln: LayerNorm::load(w, "cls.predictions.transform.LayerNorm", h, cfg.layer_norm_eps)?,
+                decoder,
+                bias,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            cfg: cfg.clone(),
+            word_embeddings,
+            position_embeddings,
+            token_type_row,
+            emb_ln,
+            layers,
+            head,
+            device: device.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.cfg
+    }
+
+    pub fn has_mlm_head(&self) -> bool {
+        self.head.is_some()
+    }
+
+    /// The input word-embedding matrix `[vocab, hidden]` (what descriptor maps are built from).
+    pub fn word_embeddings(&self) -> &Tensor {
+        &self.word_embeddings
+    }
+
+    /// Last hidden states of packed sequences: `ids` is the concatenation, `lens` the lengths.
+    pub fn encode(&self, ids: &[u32], lens: &[usize]) -> candle_core::Result<Tensor> {
+        let total: usize = lens.iter().sum();
+        debug_assert_eq!(total, ids.len());
+        if total < MIN_ROWS {
+            // a throw-away sequence of padding keeps the products on the blocked kernel
+            let mut ids = ids.to_vec();
+            ids.resize(MIN_ROWS, self.cfg.pad_token_id);
+            let mut lens = lens.to_vec();
+            lens.push(MIN_ROWS - total);
+            return self.encode(&ids, &lens)?.narrow(0, 0, total);
+        }
+        let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
+        let ids_t = Tensor::new(ids, &self.device)?;
+        let pos_t = Tensor::new(positions.as_slice(), &self.device)?;
+        let emb = self
+            .word_embeddings
+            .index_select(&ids_t, 0)?
+            .broadcast_add(&self.token_type_row)?
+            .add(&self.position_embeddings.index_select(&pos_t, 0)?)?;
+        let mut x = self.emb_ln.forward(&emb)?;
+        for layer in &self.layers {
+            x = layer.forward(&x, lens, &self.cfg)?;
+        }
+        Ok(x)
+    }
+
+    /// Vocabulary logits `[rows.len(), vocab]` for the given rows of packed hidden states.
+    /// Errors if the checkpoint has no masked-LM head.
+    pub fn mlm_logits(&self, hidden: &Tensor, rows: &[u32]) -> anyhow::Result<Tensor> {
+        let head = self.head.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("this checkpoint has no masked-LM head (cls.predictions.*); fill-mask needs a BertForMaskedLM model")
+        })?;
+        let mut padded = rows.to_vec();
+        if let Some(&first) = rows.first() {
+            padded.resize(rows.len().max(MIN_ROWS), first);
+        }
+        let idx = Tensor::new(padded.as_slice(), &self.device)?;
+        let x = hidden.index_select(&idx, 0)?;
+        let x = activate(&head.dense.forward(&x)?, self.cfg.hidden_act)?;
+        let x = head.ln.forward(&x)?;
+        let logits = x.matmul(&head.decoder.t()?)?.broadcast_add(&head.bias)?;
+        Ok(logits.narrow(0, 0, rows.len())?)
+    }
+}

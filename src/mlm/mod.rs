@@ -1,0 +1,203 @@
+//! Masked-language-model stage: load a BERT checkpoint and read vocabulary logits at chosen
+//! positions (the `[MASK]`s and `[CLS]`) of batches of token-id sequences.
+
+pub mod bert;
+pub mod config;
+pub mod rank;
+pub mod tokenizer;
+pub mod weights;
+
+use anyhow::{Context, bail};
+use candle_core::{Device, Tensor};
+use std::path::{Path, PathBuf};
+
+pub use config::BertConfig;
+pub use rank::{Logits, Prediction};
+pub use tokenizer::{Encoded, WordPieceTokenizer};
+
+/// Default number of word pieces run through the encoder at once. Large enough that the
+/// matrix multiplications reach full speed, small enough to keep activations in a few MB.
+pub const DEFAULT_TOKEN_BUDGET: usize = 4096;
+
+/// One sequence to run: token ids including `[CLS]`/`[SEP]`, and the positions whose
+/// vocabulary logits are wanted.
+#[derive(Debug, Clone)]
+pub struct MlmInput {
+    pub ids: Vec<u32>,
+    pub reads: Vec<usize>,
+}
+
+/// A loaded masked LM: configuration, tokenizer and weights.
+pub struct MaskedLm {
+    name: String,
+    dir: PathBuf,
+    tokenizer: WordPieceTokenizer,
+    bert: bert::Bert,
+    token_budget: usize,
+}
+
+impl MaskedLm {
+    /// Loads a model from a directory holding `config.json`, weights and tokenizer files.
+    /// `name` is how the user named it (hub id or path), kept for messages and outputs.
+    pub fn load(name: &str, dir: &Path) -> anyhow::Result<Self> {
+        let device = Device::Cpu;
+        let config = BertConfig::from_file(&dir.join("config.json"))?;
+        let tokenizer = WordPieceTokenizer::from_dir(dir, config.do_lower_case)?;
+        if tokenizer.vocab_size() > config.vocab_size {
+            bail!(
+                "{}: vocab mismatch: the tokenizer has {} tokens but config.json says vocab_size {}",
+                dir.display(),
+                tokenizer.vocab_size(),
+                config.vocab_size
+            );
+        }
+        let weights = weights::Weights::from_dir(dir, &device)?;
+        let bert = bert::Bert::load(&weights, &config, &device)?;
+        Ok(Self { name: name.to_string(), dir: dir.to_path_buf(), tokenizer, bert, token_budget: DEFAULT_TOKEN_BUDGET })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        self.bert.config()
+    }
+
+    pub fn tokenizer(&self) -> &WordPieceTokenizer {
+        &self.tokenizer
+    }
+
+    pub fn has_mlm_head(&self) -> bool {
+        self.bert.has_mlm_head()
+    }
+
+    /// The longest sequence (in word pieces, with `[CLS]`/`[SEP]`) the model accepts.
+    pub fn max_len(&self) -> usize {
+        self.config().max_position_embeddings
+    }
+
+    pub fn set_token_budget(&mut self, budget: usize) {
+        self.token_budget = budget.max(1);
+    }
+
+    /// The input word-embedding matrix `[vocab, hidden]`.
+    pub fn word_embeddings(&self) -> &Tensor {
+        self.bert.word_embeddings()
+    }
+
+    /// Logits at every requested position of every input, in input order
+    /// (`result[i][j]` belongs to `inputs[i].reads[j]`).
+    ///
+    /// Inputs are packed into chunks of at most the token budget; a sequence's result does not
+    /// depend on the chunk it lands in.
+    pub fn predict(&self, inputs: &[MlmInput]) -> anyhow::Result<Vec<Vec<Logits>>> {
+        self.validate(inputs)?;
+        let vocab = self.config().vocab_size;
+        let mut out = Vec::with_capacity(inputs.len());
+        for chunk in chunks_by_budget(inputs, self.token_budget) {
+            let (ids, lens) = pack(chunk);
+            let hidden = self.bert.encode(&ids, &lens)?;
+            let mut rows = Vec::new();
+            let mut offset = 0u32;
+            for inp in chunk {
+                rows.extend(inp.reads.iter().map(|&r| offset + r as u32));
+                offset += inp.ids.len() as u32;
+            }
+            if rows.is_empty() {
+                out.extend(chunk.iter().map(|_| Vec::new()));
+                continue;
+            }
+            let logits = self.bert.mlm_logits(&hidden, &rows)?;
+            let flat: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+            let mut rows = flat.chunks_exact(vocab);
+            for inp in chunk {
+                out.push(inp.reads.iter().filter_map(|_| rows.next()).map(|r| Logits::new(r.to_vec())).collect());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Last hidden states `[len, hidden]` of each sequence (no masked-LM head needed).
+    pub fn hidden_states(&self, seqs: &[Vec<u32>]) -> anyhow::Result<Vec<Tensor>> {
+        let inputs: Vec<MlmInput> = seqs.iter().map(|ids| MlmInput { ids: ids.clone(), reads: vec![] }).collect();
+        self.validate(&inputs)?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for chunk in chunks_by_budget(&inputs, self.token_budget) {
+            let (ids, lens) = pack(chunk);
+            let hidden = self.bert.encode(&ids, &lens)?;
+            let mut offset = 0;
+            for len in lens {
+                out.push(hidden.narrow(0, offset, len)?);
+                offset += len;
+            }
+        }
+        Ok(out)
+    }
+
+    fn validate(&self, inputs: &[MlmInput]) -> anyhow::Result<()> {
+        let vocab = self.config().vocab_size as u32;
+        for (i, inp) in inputs.iter().enumerate() {
+            if inp.ids.is_empty() {
+                bail!("input {}: empty token sequence", i + 1);
+            }
+            if inp.ids.len() > self.max_len() {
+                bail!(
+                    "input {}: {} word pieces, more than the model's maximum of {} (split the text into shorter pieces)",
+                    i + 1,
+                    inp.ids.len(),
+                    self.max_len()
+                );
+            }
+            if let Some(bad) = inp.ids.iter().find(|&&id| id >= vocab) {
+                bail!("input {}: token id {bad} is outside the vocabulary ({vocab} tokens)", i + 1);
+            }
+            if let Some(bad) = inp.reads.iter().find(|&&r| r >= inp.ids.len()) {
+                bail!("input {}: read position {bad} is past the end of the sequence", i + 1);
+            }
+        }
+        if inputs.iter().any(|i| !i.reads.is_empty()) && !self.has_mlm_head() {
+            bail!(
+                "{}: this checkpoint has no masked-LM head (cls.predictions.*); use a BertForMaskedLM model",
+                self.dir.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Consecutive runs of inputs whose total length stays within `budget` (a longer single input
+/// forms its own chunk).
+fn chunks_by_budget(inputs: &[MlmInput], budget: usize) -> Vec<&[MlmInput]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut tokens = 0;
+    for (i, inp) in inputs.iter().enumerate() {
+        if i > start && tokens + inp.ids.len() > budget {
+            chunks.push(&inputs[start..i]);
+            start = i;
+            tokens = 0;
+        }
+        tokens += inp.ids.len();
+    }
+    if start < inputs.len() {
+        chunks.push(&inputs[start..]);
+    }
+    chunks
+}
+
+fn pack(chunk: &[MlmInput]) -> (Vec<u32>, Vec<usize>) {
+    let ids = chunk.iter().flat_map(|i| i.ids.iter().copied()).collect();
+    let lens = chunk.iter().map(|i| i.ids.len()).collect();
+    (ids, lens)
+}
+
+/// Loads a model by hub id or local directory (see [`crate::hub::resolve`]).
+pub fn load_model(spec: &str) -> anyhow::Result<MaskedLm> {
+    let dir = crate::hub::resolve(spec)?;
+    MaskedLm::load(spec, &dir).with_context(|| format!("loading model {spec}"))
+}

@@ -1,0 +1,160 @@
+//! Checkpoint weights: safetensors (memory-mapped) or PyTorch `.bin` (zip), with names normalised.
+
+use anyhow::{Context, anyhow, bail};
+use candle_core::{DType, Device, Tensor};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// All tensors of a checkpoint under canonical names (`bert.…`, `cls.…`, LayerNorm `weight`/`bias`).
+pub struct Weights {
+    tensors: HashMap<String, Tensor>,
+    source: PathBuf,
+}
+
+impl Weights {
+    /// Loads `model.safetensors` (or its sharded index) if present, else `pytorch_model.bin`.
+    pub fn from_dir(dir: &Path, device: &Device) -> anyhow::Result<Self> {
+        let st = dir.join("model.safetensors");
+        let st_index = dir.join("model.safetensors.index.json");
+        let bin = dir.join("pytorch_model.bin");
+        if st.is_file() {
+            Self::from_safetensors(&[st.clone()], &st, device)
+        } else if st_index.is_file() {
+            let shards = shard_files(&st_index)?;
+            Self::from_safetensors(&shards, &st_index, device)
+        } else if bin.is_file() {
+            Self::from_pytorch_bin(&bin, device)
+        } else {
+            bail!(
+                "{}: no model weights (expected model.safetensors or pytorch_model.bin)",
+                dir.display()
+            )
+        }
+    }
+
+    fn from_safetensors(files: &[PathBuf], source: &Path, device: &Device) -> anyhow::Result<Self> {
+        let mut tensors = HashMap::new();
+        for file in files {
+            // SAFETY: the file is opened read-only and not modified while mapped; a concurrent
+            // writer would be a user error the OS cannot protect us from either.
+            let mm = unsafe { candle_core::safetensors::MmapedSafetensors::new(file) }
+                .map_err(|e| anyhow!("{}: not a valid safetensors file ({e})", file.display()))?;
+            for (name, _) in mm.tensors() {
+                let t = mm
+                    .load(&name, device)
+                    .map_err(|e| anyhow!("{}: cannot read tensor {name}: {e}", file.display()))?;
+                tensors.insert(name, t);
+            }
+        }
+        Self::finish(tensors, source)
+    }
+
+    fn from_pytorch_bin(path: &Path, device: &Device) -> anyhow::Result<Self> {
+        let mut magic = [0u8; 4];
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        if &magic != b"PK\x03\x04" {
+            bail!(
+                "{}: legacy (non-zip) PyTorch format, which cannot be read safely; convert it once with \
+                 python: `import torch; torch.save(torch.load(p, weights_only=True), p)` (or save it as model.safetensors)",
+                path.display()
+            );
+        }
+        let mut list = candle_core::pickle::read_all(path)
+            .map_err(|e| anyhow!("{}: corrupt or unsupported PyTorch checkpoint ({e})", path.display()))?;
+        if list.is_empty() {
+            list = candle_core::pickle::read_all_with_key(path, Some("state_dict"))
+                .map_err(|e| anyhow!("{}: corrupt or unsupported PyTorch checkpoint ({e})", path.display()))?;
+        }
+        let mut tensors = HashMap::new();
+        for (name, t) in list {
+            tensors.insert(name, t.to_device(device)?);
+        }
+        Self::finish(tensors, path)
+    }
+
+    fn finish(raw: HashMap<String, Tensor>, source: &Path) -> anyhow::Result<Self> {
+        if raw.is_empty() {
+            bail!("{}: the checkpoint holds no tensors", source.display());
+        }
+        let mut tensors = HashMap::with_capacity(raw.len());
+        for (name, t) in raw {
+            let t = if t.dtype() == DType::F32 { t } else { t.to_dtype(DType::F32)? };
+            tensors.insert(canonical_name(&name), t);
+        }
+        Ok(Self { tensors, source: source.to_path_buf() })
+    }
+
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// The tensor `name` with the shape `config.json` implies; errors name the file and tensor.
+    pub fn get(&self, name: &str, shape: &[usize]) -> anyhow::Result<Tensor> {
+        let t = self.tensors.get(name).ok_or_else(|| {
+            anyhow!("{}: missing tensor {name} (is this a BERT checkpoint?)", self.source.display())
+        })?;
+        if t.dims() != shape {
+            bail!(
+                "{}: tensor {name} has shape {:?} but config.json implies {:?}",
+                self.source.display(),
+                t.dims(),
+                shape
+            );
+        }
+        Ok(t.clone())
+    }
+}
+
+/// Maps checkpoint names onto one scheme: `bert.` prefix for encoder tensors (absent in
+/// `BertModel` checkpoints), `weight`/`bias` for LayerNorm (old TF-converted checkpoints say
+/// `gamma`/`beta`), no `module.` prefix (saved from DataParallel).
+fn canonical_name(name: &str) -> String {
+    let mut n = name.strip_prefix("module.").unwrap_or(name).to_string();
+    if n.starts_with("embeddings.") || n.starts_with("encoder.") || n.starts_with("pooler.") {
+        n = format!("bert.{n}");
+    }
+    if let Some(stem) = n.strip_suffix(".gamma") {
+        n = format!("{stem}.weight");
+    } else if let Some(stem) = n.strip_suffix(".beta") {
+        n = format!("{stem}.bias");
+    }
+    n
+}
+
+fn shard_files(index: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(index).with_context(|| format!("{}: cannot read", index.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid JSON ({e})", index.display()))?;
+    let map = v
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| anyhow!("{}: no weight_map", index.display()))?;
+    let dir = index.parent().unwrap_or(Path::new("."));
+    let mut files: Vec<PathBuf> = map.values().filter_map(|f| f.as_str()).map(|f| dir.join(f)).collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_name;
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(canonical_name("embeddings.LayerNorm.gamma"), "bert.embeddings.LayerNorm.weight");
+        assert_eq!(
+            canonical_name("bert.encoder.layer.0.output.LayerNorm.beta"),
+            "bert.encoder.layer.0.output.LayerNorm.bias"
+        );
+        assert_eq!(canonical_name("cls.predictions.bias"), "cls.predictions.bias");
+        assert_eq!(canonical_name("module.bert.pooler.dense.weight"), "bert.pooler.dense.weight");
+    }
+}
