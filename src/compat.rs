@@ -1,1 +1,247 @@
-//! (stage module; see lib.rs)
+//! The reference's numeric and decision quirks, in one place.
+//!
+//! [`Numerics::Compat`] reproduces the published Python reference bit for bit (ALGORITHM.md
+//! sections 7, 8 and 11; checked by `maskner replay --compat` on the logged descriptors).
+//! [`Numerics::Fixed`], the default, keeps the method (logit-weighted softmax-of-counts
+//! aggregation, CI+CS pooling, precedence/cross-prediction/dual ensemble rules) and fixes the
+//! quirks that only lose information or are plain bugs. Every difference between the two modes
+//! is a method of [`Numerics`] below, so the stages never test the mode directly.
+//!
+//! Fixed in the default mode (the README quotes this list):
+//!
+//! 1. Logits are used at full precision, not rounded to 4 decimals first (§7.1: the reference
+//!    ships them as 4-dp strings between services).
+//! 2. A negative logit contributes nothing instead of subtracting evidence (§11.2: a descriptor
+//!    in the top-k is evidence for its labels, however weak).
+//! 3. Per-model distributions are pooled before 4-dp rounding, not after (§11.7); only the
+//!    reported values are rounded.
+//! 4. Spans of one member stop at the next `B_` tag instead of running on to the next `O`
+//!    (§8.1 `span`), so a tag is never built from a neighbouring entity's data.
+//! 5. When the second member says `O` and the first has an entity, the whole span of the first
+//!    member is resolved at once, as in the mirror case (§11.12: the reference resolves one
+//!    token, then the rest token by token with plain tags).
+//! 6. Continuation tokens of a "pooled winner differs from CS winner" dual tag get `I_` in both
+//!    halves (§11.10: the reference copies the pivot's `B_X` into the first half).
+//! 7. With exactly one cross-predicting member and no data for the first member, the member that
+//!    does not cross-predict is chosen (§8.2: the reference picks the second member).
+//! 8. A dual tag never pairs an entity with `O`; it falls back to the single tag (§11.12).
+//! 9. Ensemble details: the "ambig" entries hold the *other* member's data (not always the
+//!    second member's), keep that member's own top tag, and `ambig_prediction_details_cs` is
+//!    filled; the chosen member's `e` is never overwritten with the prefixed tag (§11.9).
+//!
+//! Guarded in both modes (the reference would crash or print NaN): softmax over large counts
+//! (max-shifted when the plain form would overflow, §11.5), descriptors whose labels are all
+//! suppressed (skipped, §11.5), empty descriptor lists, non-finite logits (skipped), unknown
+//! labels (an error naming the label, §11.8).
+//!
+//! Kept in both modes because they define the method's outputs (§11): raw logits as weights
+//! (scale differs per model, but every distribution is normalised per model), raw subtype counts
+//! (§11.6), the mean as the cross-prediction threshold (§11.13), agreement resolved by the first
+//! member's precedence list (§11.13), the stable-sort tie orders and the sorted-order normaliser.
+//! Also kept: the second CS-only candidate is offered only when its top subtype is the group
+//! itself (§11.11, an exact string compare of a group name with packed `G[S]` entries). The
+//! rule the code intended ("whenever it is above the mean") is available as
+//! [`SecondCsRule::AboveMean`](crate::ensemble::SecondCsRule) but is not the default: on the
+//! logged spans it turns 15 of 174 single tags into dual tags, mostly with implausible second
+//! predictions (`chronic kidney disease` DISEASE/PROTEIN, `Lionel` PERSON/NUMBER).
+
+use serde::{Deserialize, Serialize};
+
+/// Reference-exact (`compat`) or fixed (default) numerics and decision rules.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Numerics {
+    /// Keep the method, fix the quirks listed in the module documentation.
+    #[default]
+    Fixed,
+    /// Reproduce the reference exactly, quirks included.
+    Compat,
+}
+
+impl Numerics {
+    /// `Compat` if `compat` is set, else the default.
+    pub fn from_compat_flag(compat: bool) -> Self {
+        if compat { Self::Compat } else { Self::Fixed }
+    }
+
+    pub fn is_compat(self) -> bool {
+        self == Self::Compat
+    }
+
+    /// The weight of a descriptor with this logit, or `None` if it must be skipped.
+    ///
+    /// Compat: the logit rounded to 4 decimals exactly as Python `round(x, 4)` does (it travels
+    /// as a string between the reference's services). Fixed: the logit itself, negative ones
+    /// clamped to 0. Both: a non-finite logit is skipped.
+    pub fn descriptor_weight(self, logit: f64) -> Option<f64> {
+        if !logit.is_finite() {
+            return None;
+        }
+        Some(match self {
+            Self::Compat => python_round4(logit),
+            Self::Fixed => logit.max(0.0),
+        })
+    }
+
+    /// Softmax of one descriptor's label counts (ALGORITHM.md §7.1).
+    ///
+    /// Compat: the plain exponential form, which is what the reference computed whenever it did
+    /// not overflow; max-shifted otherwise (the reference printed NaN there). Fixed: always
+    /// max-shifted. Empty input gives an empty output.
+    pub fn softmax(self, counts: &[u32]) -> Vec<f64> {
+        let Some(&max) = counts.iter().max() else {
+            return Vec::new();
+        };
+        // exp(709) is the largest finite power of e; a sum of up to a few hundred such terms
+        // stays finite below 700.
+        let shift = match self {
+            Self::Compat if max < 700 => 0.0,
+            _ => f64::from(max),
+        };
+        let exps: Vec<f64> = counts
+            .iter()
+            .map(|&c| (f64::from(c) - shift).exp())
+            .collect();
+        let total: f64 = exps.iter().sum();
+        exps.into_iter().map(|e| e / total).collect()
+    }
+
+    /// Whether the per-model CI and CS distributions are rounded to 4 dp before pooling (§7.2).
+    pub fn rounds_before_pooling(self) -> bool {
+        self.is_compat()
+    }
+
+    /// Round a per-model value that feeds pooling: round4 in compat, untouched otherwise.
+    /// Reported values are always rounded with [`round4`] at serialisation.
+    pub fn stored_value(self, x: f64) -> f64 {
+        if self.rounds_before_pooling() {
+            round4(x)
+        } else {
+            x
+        }
+    }
+
+    /// §8.1 `span`: a `B_` tag's run continues over every following non-`O` term (compat) or
+    /// only over the following `I_` terms (fixed).
+    pub fn span_crosses_entities(self) -> bool {
+        self.is_compat()
+    }
+
+    /// §11.12: second member `O`, first member an entity: resolve only the first token of the
+    /// first member's span (compat) or its whole span (fixed).
+    pub fn asymmetric_o_spans(self) -> bool {
+        self.is_compat()
+    }
+
+    /// §11.10: the first half of a pooled-vs-CS dual tag on a continuation token keeps the pivot's
+    /// `B_` (compat) or uses the token's own `I_` (fixed).
+    pub fn pivot_prefix_on_continuation(self) -> bool {
+        self.is_compat()
+    }
+
+    /// §8.2: exactly one cross-predictor and no data for the first member: choose the second
+    /// member (compat) or the one that does not cross-predict (fixed).
+    pub fn unknown_cross_picks_second(self) -> bool {
+        self.is_compat()
+    }
+
+    /// §11.12: a dual tag may pair an entity with `O` (compat), or falls back to the single tag.
+    pub fn dual_with_o(self) -> bool {
+        self.is_compat()
+    }
+
+    /// §11.9: ambig details always come from the second member, its `e` is overwritten with the
+    /// prefixed final tag (aliasing the chosen member's entry when that member is the second),
+    /// and `ambig_prediction_details_cs` stays empty (compat); fixed uses the other member.
+    pub fn ambig_from_second_member(self) -> bool {
+        self.is_compat()
+    }
+}
+
+/// numpy-style 4-dp rounding: `rint(x * 10000) / 10000` in IEEE doubles (ALGORITHM.md §7.1).
+///
+/// Not Python's `round(x, 4)` (which rounds the exact binary value) and not half-away-from-zero:
+/// pooled values land on exact .5 ties routinely and only this form reproduces the reference.
+pub fn round4(x: f64) -> f64 {
+    (x * 10000.0).round_ties_even() / 10000.0
+}
+
+/// Python's `round(x, 4)`: the double nearest to the exact decimal rounding (ties to even) of
+/// the exact binary value. Rust's `{:.4}` formatting rounds exactly that way.
+pub fn python_round4(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{x:.4}").parse().unwrap_or(x)
+}
+
+/// The reference's string form of a descriptor logit (`mlm`, `v`): Python `str(round(x, 4))`,
+/// e.g. `"7.07"`, `"19.1558"`, `"12.0"`.
+pub fn format_logit(x: f64) -> String {
+    python_float_repr(python_round4(x))
+}
+
+/// Python `repr(float)` for values that need no exponent (|x| in [1e-4, 1e16) or 0): shortest
+/// round-trip digits, always with a decimal point.
+pub fn python_float_repr(x: f64) -> String {
+    let s = format!("{x}");
+    if x.is_finite() && !s.contains('.') {
+        format!("{s}.0")
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round4_is_numpy_style() {
+        // Ties after the (rounded) multiplication go to even; Python's round() differs.
+        assert_eq!(round4(0.00005), 0.0);
+        assert_eq!((round4(0.00025), python_round4(0.00025)), (0.0002, 0.0003));
+        assert_eq!((round4(0.00035), python_round4(0.00035)), (0.0004, 0.0003));
+        assert_eq!((round4(0.12345), python_round4(0.12345)), (0.1234, 0.1235));
+        assert_eq!(round4(2.0 / 3.0), 0.6667);
+        // Idempotent, so rounding already-rounded values changes nothing.
+        for x in [0.1, 0.4455, 0.7751, 0.0001, 1.0] {
+            assert_eq!(round4(round4(x)), round4(x));
+        }
+    }
+
+    #[test]
+    fn python_round_is_exact_binary_rounding() {
+        assert_eq!(python_round4(1.03125), 1.0312);
+        assert_eq!(python_round4(1.00005), 1.0001); // 1.00005 is slightly above the tie
+        assert_eq!(format_logit(7.07), "7.07");
+        assert_eq!(format_logit(12.0), "12.0");
+        assert_eq!(format_logit(19.155_81), "19.1558");
+        assert_eq!(format_logit(-2.23374), "-2.2337");
+    }
+
+    #[test]
+    fn softmax_guards_overflow_and_empty() {
+        assert!(Numerics::Compat.softmax(&[]).is_empty());
+        let w = Numerics::Compat.softmax(&[800, 800]);
+        assert_eq!(w, vec![0.5, 0.5]);
+        let w = Numerics::Fixed.softmax(&[2000, 1]);
+        assert!(w.iter().all(|x| x.is_finite()));
+        assert_eq!(w[0], 1.0);
+        let a = Numerics::Compat.softmax(&[3, 1, 1]);
+        let b = Numerics::Fixed.softmax(&[3, 1, 1]);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn weights() {
+        assert_eq!(Numerics::Compat.descriptor_weight(-2.23374), Some(-2.2337));
+        assert_eq!(Numerics::Fixed.descriptor_weight(-2.23374), Some(0.0));
+        assert_eq!(Numerics::Fixed.descriptor_weight(7.123456), Some(7.123456));
+        assert_eq!(Numerics::Compat.descriptor_weight(f64::NAN), None);
+    }
+}
