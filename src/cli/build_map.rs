@@ -1,8 +1,84 @@
-//! (subcommand; to be implemented)
+//! `maskner build-map`: build a descriptor -> entity map from seed lists, or import a
+//! reference-format labels.txt.
 
+use crate::entity_map::neighbours::SearchMode;
+use crate::entity_map::{BuildOptions, EntityMap, Rule, SeedSet, Taxonomy, cache};
+use crate::mlm;
+use anyhow::bail;
+use std::path::PathBuf;
+
+/// Build the descriptor -> entity map of a model's vocabulary.
+///
+/// Seed labels are spread over the vocabulary through cosine neighbourhoods of the model's
+/// input word embeddings. Without --out the map goes to the cache, where `maskner tag` finds it.
+///
+/// Examples:
+///   maskner build-map --model bert-base-cased
+///   maskner build-map --model ./my-bert --seeds descriptors/seeds --out my-map --rule v2
+///   maskner build-map --import a100_labels.txt --out bio-map
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Model (hub id or directory) whose vocabulary and embeddings to use.
+    #[arg(long, env = "MASKNER_MODEL", required_unless_present = "import")]
+    model: Option<String>,
+    /// Seed list directory (one <LABEL>.txt per label); default: the lists built into maskner.
+    #[arg(long)]
+    seeds: Option<PathBuf>,
+    /// Output directory (default: the map cache used by `maskner tag`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Import a reference-format labels.txt (`LABELS COUNTS token` lines) instead of building.
+    #[arg(long, value_name = "LABELS_TXT", conflicts_with_all = ["seeds", "rule"])]
+    import: Option<PathBuf>,
+    /// Magnification rule: knn (ours), v2 (the reference's current rule), v1 (its older rule).
+    #[arg(long, value_enum)]
+    rule: Option<Rule>,
+    /// Neighbour search: auto picks exact search for small problems, HNSW for large ones.
+    #[arg(long, value_enum, default_value = "auto")]
+    search: SearchMode,
+    /// Neighbours that vote for a token (knn rule).
+    #[arg(short, long, default_value_t = 20)]
+    k: usize,
+    /// Entity taxonomy: jan2022 (default), feb2022, or a file.
+    #[arg(long, default_value = "jan2022")]
+    taxonomy: String,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let taxonomy = Taxonomy::from_name_or_path(&args.taxonomy)?;
+    if let Some(path) = &args.import {
+        let map = EntityMap::from_labels_txt(path, &taxonomy)?;
+        if let Some(spec) = &args.model {
+            let lm = mlm::load_model(spec)?;
+            map.check_vocab(lm.tokenizer().vocab())?;
+        }
+        let Some(out) = &args.out else { bail!("--import needs --out DIR") };
+        map.save(out)?;
+        eprintln!("maskner: imported {} tokens into {}", map.len(), out.display());
+        println!("{}", serde_json::to_string_pretty(map.meta())?);
+        return Ok(());
+    }
+    let Some(spec) = &args.model else { bail!("--model is required") };
+    let lm = mlm::load_model(spec)?;
+    let seeds = match &args.seeds {
+        Some(dir) => SeedSet::load(dir, &taxonomy)?,
+        None => SeedSet::builtin(&taxonomy)?,
+    };
+    let opts = BuildOptions { rule: args.rule.unwrap_or(Rule::Knn), search: args.search, k: args.k, ..BuildOptions::default() };
+    let (map, stats) = cache::build_for_model(&lm, &seeds, &opts, &taxonomy, true)?;
+    let out = args.out.clone().unwrap_or_else(|| cache::map_dir(&lm, &seeds, &opts, &taxonomy));
+    map.save(&out)?;
+    eprintln!(
+        "maskner: map of {} tokens ({} labelled seeds, {} with counts) written to {} in {:.1}s ({} search{})",
+        stats.vocab,
+        stats.labelled_tokens,
+        stats.tokens_with_counts,
+        out.display(),
+        stats.seconds,
+        stats.search,
+        stats.recall_at_k.map(|r| format!(", recall@k {r:.3} on a sample")).unwrap_or_default()
+    );
+    println!("{}", serde_json::to_string_pretty(map.meta())?);
+    Ok(())
 }

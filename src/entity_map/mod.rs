@@ -5,3 +5,14 @@ pub mod taxonomy;
 
 pub use signature::{Signature, SignatureError};
 pub use taxonomy::{BuiltinTaxonomy, Group, Label, Taxonomy, TaxonomyError};
+
+pub mod build;
+pub mod neighbours;
+pub mod seeds;
+pub mod store;
+
+pub use build::{BuildOptions, Rule};
+pub use seeds::SeedSet;
+pub use store::{EntityMap, LookupSource, MapMeta};
+pub mod cache;
+pub mod quality;

@@ -85,6 +85,11 @@ impl WordPieceTokenizer {
         self.vocab.len()
     }
 
+    /// The underlying `tokenizers` tokenizer (offsets, decoder, model details).
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+
     /// The token string of `id` (empty for ids the tokenizer does not know).
     pub fn token(&self, id: u32) -> &str {
         self.vocab.get(id as usize).map(String::as_str).unwrap_or("")

@@ -1,0 +1,77 @@
+//! Maps per model, built on first use and cached.
+//!
+//! A model's map lives under `<cache>/maps/<model>/<vocab hash>-<settings hash>/` (see
+//! [`super::store::cache_root`]); the settings hash covers the seed terms, the rule and its
+//! parameters and the taxonomy, so changing any of them builds a new map and never reuses a
+//! stale one.
+
+use super::build::{self, BuildOptions, BuildStats};
+use super::neighbours::Embeddings;
+use super::seeds::{Fnv, SeedSet};
+use super::store::{EntityMap, FORMAT_VERSION, MapMeta, cache_root, vocab_hash};
+use super::taxonomy::Taxonomy;
+use crate::mlm::MaskedLm;
+use std::path::PathBuf;
+
+/// The cache directory of the map for `lm` built from `seeds` with `opts`.
+pub fn map_dir(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy: &Taxonomy) -> PathBuf {
+    let mut h = Fnv::new();
+    h.write(&seeds.content_hash().to_le_bytes());
+    h.write(serde_json::to_string(opts).unwrap_or_default().as_bytes());
+    h.write(taxonomy.name().as_bytes());
+    h.write(&FORMAT_VERSION.to_le_bytes());
+    let model: String = lm
+        .name()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' { c } else { '_' })
+        .collect();
+    cache_root()
+        .join("maps")
+        .join(model.trim_start_matches(['.', '_']))
+        .join(format!("{}-{:016x}", vocab_hash(lm.tokenizer().vocab()), h.finish()))
+}
+
+/// Builds the map of `lm` (not cached). `progress` draws a bar on stderr.
+pub fn build_for_model(
+    lm: &MaskedLm,
+    seeds: &SeedSet,
+    opts: &BuildOptions,
+    taxonomy: &Taxonomy,
+    progress: bool,
+) -> anyhow::Result<(EntityMap, BuildStats)> {
+    let vocab = lm.tokenizer().vocab();
+    let emb = Embeddings::from_tensor(&lm.word_embeddings().narrow(0, 0, vocab.len())?)?;
+    let bar = crate::cli_progress(progress, vocab.len() as u64, "building map");
+    let report = |done: usize, _total: usize| bar.set_position(done as u64);
+    let (entries, stats) = build::build(vocab, &emb, seeds, opts, &report)?;
+    bar.finish_and_clear();
+    let meta = MapMeta {
+        format: FORMAT_VERSION,
+        source: opts.rule.name().to_string(),
+        model: Some(lm.name().to_string()),
+        vocab_size: 0,
+        vocab_hash: String::new(),
+        seeds_hash: Some(format!("{:016x}", seeds.content_hash())),
+        taxonomy: taxonomy.name().to_string(),
+        stats: serde_json::json!({ "build": &stats, "options": opts }),
+    };
+    Ok((EntityMap::from_entries(entries, meta, taxonomy)?, stats))
+}
+
+/// The cached map of `lm`, built and saved first if absent.
+pub fn ensure_map(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy: &Taxonomy, progress: bool) -> anyhow::Result<EntityMap> {
+    let dir = map_dir(lm, seeds, opts, taxonomy);
+    if dir.join("meta.json").is_file() {
+        if let Ok(m) = EntityMap::open(&dir) {
+            if m.check_vocab(lm.tokenizer().vocab()).is_ok() {
+                return Ok(m);
+            }
+        }
+    }
+    if progress {
+        eprintln!("maskner: building the descriptor map of {} (once; cached in {})", lm.name(), dir.display());
+    }
+    let (map, _) = build_for_model(lm, seeds, opts, taxonomy, progress)?;
+    map.save(&dir)?;
+    EntityMap::open(&dir)
+}

@@ -1,0 +1,273 @@
+//! Cosine neighbourhoods of word embeddings: exact (blocked matrix products) or approximate
+//! (HNSW from `hnsw_rs`), behind one interface.
+//!
+//! Both return, for each query row, the best `k` target rows with their *exact* cosine
+//! similarity (HNSW only proposes candidates; similarities are recomputed), best first, ties by
+//! row index. Exact search is a dense `queries x targets` product in blocks, which is faster
+//! than building a graph for small vocabularies or few targets.
+
+use candle_core::{Device, Tensor};
+use hnsw_rs::prelude::{Distance, Hnsw};
+use rayon::prelude::*;
+
+/// L2-normalised embedding rows.
+pub struct Embeddings {
+    data: Vec<f32>,
+    dim: usize,
+}
+
+impl Embeddings {
+    /// From a `[rows, dim]` matrix; zero rows stay zero.
+    pub fn from_tensor(t: &Tensor) -> anyhow::Result<Self> {
+        let (rows, dim) = t.dims2()?;
+        let mut data: Vec<f32> = t.flatten_all()?.to_vec1()?;
+        for r in 0..rows {
+            let row = &mut data[r * dim..(r + 1) * dim];
+            let n = dot(row, row).sqrt();
+            if n > 0.0 {
+                row.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+        Ok(Self { data, dim })
+    }
+
+    /// From rows given directly (tests, hand-made sets).
+    pub fn from_rows(rows: &[Vec<f32>]) -> anyhow::Result<Self> {
+        let dim = rows.first().map(Vec::len).unwrap_or(0);
+        anyhow::ensure!(rows.iter().all(|r| r.len() == dim), "embedding rows differ in length");
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        Self::from_tensor(&Tensor::from_vec(flat, (rows.len(), dim), &Device::Cpu)?)
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn cosine(&self, a: usize, b: usize) -> f32 {
+        dot(self.row(a), self.row(b))
+    }
+}
+
+/// Dot product with eight independent accumulators, so the compiler vectorises it (a single
+/// running sum cannot be reordered).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for l in 0..8 {
+            acc[l] += a[c * 8 + l] * b[c * 8 + l];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+/// HNSW distance `1 - cosine` on unit vectors, clamped at 0 (rounding can push a vector's
+/// similarity with itself just above 1; anndists' own `DistDot` asserts on that).
+#[derive(Clone, Copy, Default)]
+struct CosineDistance;
+
+impl Distance<f32> for CosineDistance {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - dot(a, b)).max(0.0)
+    }
+}
+
+/// How to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Exact for small problems, HNSW for large ones.
+    Auto,
+    Exact,
+    Hnsw,
+}
+
+/// Below this many query x target pairs, `auto` uses exact search.
+const EXACT_PAIRS_LIMIT: usize = 150_000_000;
+
+/// A searchable set of target rows.
+pub struct Index<'e> {
+    emb: &'e Embeddings,
+    targets: Vec<usize>,
+    kind: Kind<'e>,
+}
+
+enum Kind<'e> {
+    Exact(Tensor),
+    Hnsw(Hnsw<'e, f32, CosineDistance>),
+}
+
+impl<'e> Index<'e> {
+    /// Indexes `targets` (row numbers of `emb`), choosing exact or HNSW by `mode` and by the
+    /// number of queries the caller expects.
+    pub fn build(emb: &'e Embeddings, targets: Vec<usize>, mode: SearchMode, expected_queries: usize) -> anyhow::Result<Self> {
+        let exact = match mode {
+            SearchMode::Exact => true,
+            SearchMode::Hnsw => false,
+            SearchMode::Auto => targets.len().saturating_mul(expected_queries) <= EXACT_PAIRS_LIMIT || targets.len() < 2000,
+        };
+        let kind = if exact {
+            let mut flat = Vec::with_capacity(targets.len() * emb.dim());
+            for &t in &targets {
+                flat.extend_from_slice(emb.row(t));
+            }
+            Kind::Exact(Tensor::from_vec(flat, (targets.len(), emb.dim()), &Device::Cpu)?)
+        } else {
+            // max_layer 16: the only layer count hnsw_rs can also save, should we persist it
+            let hnsw = Hnsw::new(24, targets.len(), 16, 200, CosineDistance);
+            let data: Vec<(&[f32], usize)> = targets.iter().enumerate().map(|(i, &t)| (emb.row(t), i)).collect();
+            for chunk in data.chunks(4096) {
+                hnsw.parallel_insert_slice(&chunk.to_vec());
+            }
+            let mut hnsw = hnsw;
+            hnsw.set_searching_mode(true);
+            Kind::Hnsw(hnsw)
+        };
+        Ok(Self { emb, targets, kind })
+    }
+
+    pub fn is_exact(&self) -> bool {
+        matches!(self.kind, Kind::Exact(_))
+    }
+
+    pub fn targets(&self) -> &[usize] {
+        &self.targets
+    }
+
+    /// The best `k` targets of each query row, `(row, cosine)` best first (ties by row).
+    pub fn search(&self, queries: &[usize], k: usize) -> anyhow::Result<Vec<Vec<(usize, f32)>>> {
+        let k = k.min(self.targets.len());
+        match &self.kind {
+            Kind::Exact(m) => self.search_exact(m, queries, k),
+            Kind::Hnsw(h) => Ok(queries
+                .par_iter()
+                .map(|&q| {
+                    let ef = (2 * k).max(64);
+                    let found = h.search(self.emb.row(q), k, ef);
+                    let mut v: Vec<(usize, f32)> = found
+                        .iter()
+                        .map(|n| {
+                            let t = self.targets[n.d_id];
+                            (t, self.emb.cosine(q, t))
+                        })
+                        .collect();
+                    sort_best_first(&mut v);
+                    v.truncate(k);
+                    v
+                })
+                .collect()),
+        }
+    }
+
+    fn search_exact(&self, m: &Tensor, queries: &[usize], k: usize) -> anyhow::Result<Vec<Vec<(usize, f32)>>> {
+        let mut out = Vec::with_capacity(queries.len());
+        let mt = m.t()?;
+        for block in queries.chunks(512) {
+            let mut flat = Vec::with_capacity(block.len() * self.emb.dim());
+            for &q in block {
+                flat.extend_from_slice(self.emb.row(q));
+            }
+            let qm = Tensor::from_vec(flat, (block.len(), self.emb.dim()), &Device::Cpu)?;
+            let sims: Vec<f32> = qm.matmul(&mt)?.flatten_all()?.to_vec1()?;
+            let n = self.targets.len();
+            let rows: Vec<Vec<(usize, f32)>> = sims
+                .par_chunks(n.max(1))
+                .map(|row| {
+                    let mut v: Vec<(usize, f32)> = row.iter().enumerate().map(|(i, &s)| (self.targets[i], s)).collect();
+                    if k < v.len() && k > 0 {
+                        v.select_nth_unstable_by(k - 1, cmp_best_first);
+                        v.truncate(k);
+                    }
+                    sort_best_first(&mut v);
+                    v.truncate(k);
+                    v
+                })
+                .collect();
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+}
+
+fn cmp_best_first(a: &(usize, f32), b: &(usize, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+fn sort_best_first(v: &mut [(usize, f32)]) {
+    v.sort_by(cmp_best_first);
+}
+
+/// Recall@k of `approx` against exact search on the given sample of queries.
+pub fn recall_at_k(approx: &Index<'_>, emb: &Embeddings, sample: &[usize], k: usize) -> anyhow::Result<f64> {
+    let exact = Index::build(emb, approx.targets().to_vec(), SearchMode::Exact, sample.len())?;
+    let a = approx.search(sample, k)?;
+    let e = exact.search(sample, k)?;
+    let mut hit = 0usize;
+    let mut total = 0usize;
+    for (x, y) in a.iter().zip(&e) {
+        let want: std::collections::HashSet<usize> = y.iter().map(|p| p.0).collect();
+        hit += x.iter().filter(|p| want.contains(&p.0)).count();
+        total += want.len();
+    }
+    Ok(if total == 0 { 1.0 } else { hit as f64 / total as f64 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 3000 seeded pseudo-random points in 16 dimensions around 30 centres.
+    fn clustered() -> Embeddings {
+        let mut state = 0x1234_5678_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 2001) as f32 / 1000.0 - 1.0
+        };
+        let centres: Vec<Vec<f32>> = (0..30).map(|_| (0..16).map(|_| next()).collect()).collect();
+        let rows: Vec<Vec<f32>> =
+            (0..3000).map(|i| centres[i % 30].iter().map(|c| c + 0.3 * next()).collect()).collect();
+        Embeddings::from_rows(&rows).unwrap()
+    }
+
+    #[test]
+    fn exact_and_hnsw_agree_on_a_known_geometry() {
+        let e = clustered();
+        let targets: Vec<usize> = (0..3000).collect();
+        let exact = Index::build(&e, targets.clone(), SearchMode::Exact, 10).unwrap();
+        let r = exact.search(&[1500], 3).unwrap();
+        assert_eq!(r[0][0].0, 1500, "a point is its own nearest neighbour");
+        assert!(r[0][0].1 > 0.9999);
+        assert!(r[0].windows(2).all(|w| w[0].1 >= w[1].1));
+        let hnsw = Index::build(&e, targets, SearchMode::Hnsw, 10).unwrap();
+        assert!(!hnsw.is_exact());
+        let sample: Vec<usize> = (0..3000).step_by(97).collect();
+        let recall = recall_at_k(&hnsw, &e, &sample, 10).unwrap();
+        assert!(recall > 0.9, "recall {recall}");
+    }
+
+    #[test]
+    fn dot_matches_naive() {
+        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.1).collect();
+        let b: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.05).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-4);
+    }
+}

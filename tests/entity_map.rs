@@ -1,0 +1,181 @@
+//! Entity maps: labels.txt import/export, the build rules on a hand-made embedding set with
+//! known neighbourhoods, the CLI, and held-out quality on real embeddings (all-MiniLM-L6-v2).
+
+mod common;
+
+use maskner::entity_map::build::{self, BuildOptions, Rule};
+use maskner::entity_map::neighbours::{Embeddings, SearchMode};
+use maskner::entity_map::{EntityMap, SeedSet, Taxonomy, quality};
+use std::process::Command;
+
+fn maskner(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_maskner"))
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("run maskner")
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("maskner-em-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+const LABELS_TXT: &str = "OTHER 0 [PAD]\nOTHER 0 [CLS]\nDISEASE/GENE/HAZARDOUS_OR_POISONOUS_SUBSTANCE 38/2/1 mesothelioma\n\
+DRUG/GENE 0/0 imatinib\nGENE/PROTEIN 634/225 EGFR\nLAB_TEST_COMPONENT 12 eGFR\nLOCATION/PERSON 10/5 that\n\
+LOCATION 7 Zürich\nOTHER 0 ##ing\nDEVICE_ADJECTIVE 3 sleek\n";
+
+#[test]
+fn labels_txt_import_export_is_byte_identical() {
+    let dir = tmp("import");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("labels.txt");
+    std::fs::write(&src, LABELS_TXT).unwrap();
+    let map = dir.join("map");
+    let out = maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", map.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let back = dir.join("back.txt");
+    let out = maskner(&["export-map", "--map", map.to_str().unwrap(), "--out", back.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&back).unwrap(), LABELS_TXT.as_bytes());
+
+    let out = maskner(&["lookup", "--map", map.to_str().unwrap(), "EGFR", "Egfr", "ZÜRICH", "2019", "imatinib", "that", "xyz"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "EGFR\tGENE/PROTEIN 634/225\texact");
+    assert_eq!(lines[1], "Egfr\tGENE/PROTEIN/LAB_TEST_COMPONENT 634/225/12\tcase_union");
+    assert_eq!(lines[2], "ZÜRICH\tLOCATION 7\tcase_union");
+    assert_eq!(lines[3], "2019\tMEASURE 1\tdigits");
+    assert_eq!(lines[4], "imatinib\tDRUG/GENE 0/0\texact");
+    assert_eq!(lines[5], "that\tLOCATION/PERSON 10/5\texact");
+    assert_eq!(lines[6], "xyz\tUNTAGGED_ENTITY 1\tunknown");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn malformed_labels_txt_names_file_and_line() {
+    let dir = tmp("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("labels.txt");
+    std::fs::write(&src, "OTHER 0 [PAD]\nDISEASE 3\n").unwrap();
+    let out = maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", dir.join("m").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("labels.txt line 2: expected 3 fields"), "{err}");
+    std::fs::write(&src, "FOO 3 x\n").unwrap();
+    let out = maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", dir.join("m").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1") && err.contains("unknown entity label \"FOO\""), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two orthogonal clusters: 12 disease seeds + one DISEASE/GENE seed + one unlabelled token,
+/// and 12 drug seeds + one unlabelled token; `[CLS]` on its own axis.
+fn clusters() -> (Vec<String>, Embeddings, SeedSet) {
+    let mut vocab = vec!["[CLS]".to_string()];
+    let mut rows = vec![vec![0.0, 0.0, 0.0, 0.0, 1.0]];
+    let mut pairs: Vec<(String, &str)> = Vec::new();
+    for i in 0..14 {
+        let t = match i {
+            12 => "mix".to_string(),
+            13 => "lesionx".to_string(),
+            _ => format!("dis{i}"),
+        };
+        if i < 13 {
+            pairs.push((t.clone(), "DISEASE"));
+        }
+        if i == 12 {
+            pairs.push((t.clone(), "GENE"));
+        }
+        vocab.push(t);
+        rows.push(vec![1.0, 0.01 * i as f32, 0.0, 0.0, 0.0]);
+    }
+    for i in 0..13 {
+        let t = if i == 12 { "drugx".to_string() } else { format!("drug{i}") };
+        if i < 12 {
+            pairs.push((t.clone(), "DRUG"));
+        }
+        vocab.push(t);
+        rows.push(vec![0.0, 0.0, 1.0, 0.01 * i as f32, 0.0]);
+    }
+    let tax = Taxonomy::jan2022();
+    let seeds = SeedSet::from_pairs(pairs.iter().map(|(t, l)| (t.as_str(), *l)), &tax).unwrap();
+    (vocab, Embeddings::from_rows(&rows).unwrap(), seeds)
+}
+
+fn sig_of(entries: &[(String, maskner::entity_map::Signature)], tok: &str) -> String {
+    entries.iter().find(|(t, _)| t == tok).map(|(_, s)| s.to_string()).unwrap()
+}
+
+fn run(rule: Rule) -> Vec<(String, maskner::entity_map::Signature)> {
+    let (vocab, emb, seeds) = clusters();
+    let opts = BuildOptions { rule, search: SearchMode::Exact, ..BuildOptions::default() };
+    build::build(&vocab, &emb, &seeds, &opts, &|_, _| {}).unwrap().0
+}
+
+#[test]
+fn v2_gives_every_neighbourhood_member_the_histogram() {
+    let e = run(Rule::V2);
+    // 14 keys in the disease cluster, each neighbourhood = the 14 members, histogram DISEASE 13 + GENE 1
+    assert_eq!(sig_of(&e, "dis0"), "DISEASE/GENE 182/14");
+    assert_eq!(sig_of(&e, "lesionx"), "DISEASE/GENE 182/14");
+    assert_eq!(sig_of(&e, "drugx"), "DRUG 156");
+    assert_eq!(sig_of(&e, "[CLS]"), "OTHER 0");
+}
+
+#[test]
+fn v1_reweights_only_own_seed_labels() {
+    let e = run(Rule::V1);
+    // 14 keys, each neighbourhood = the 13 labelled disease tokens (> 10), histogram DISEASE 13, GENE 1
+    assert_eq!(sig_of(&e, "dis3"), "DISEASE 182");
+    assert_eq!(sig_of(&e, "mix"), "DISEASE/GENE 182/14");
+    assert_eq!(sig_of(&e, "lesionx"), "OTHER 0", "v1 never labels unlabelled tokens");
+    assert_eq!(sig_of(&e, "drug0"), "DRUG 156");
+}
+
+#[test]
+fn knn_votes_for_unlabelled_tokens_and_keeps_seed_labels() {
+    let e = run(Rule::Knn);
+    let lesion = sig_of(&e, "lesionx");
+    assert!(lesion.starts_with("DISEASE/GENE "), "{lesion}");
+    let drugx = sig_of(&e, "drugx");
+    assert_eq!(drugx, "DRUG 100");
+    let own = sig_of(&e, "drug0");
+    assert_eq!(own, "DRUG 200", "own label 100 + a unanimous vote of 100");
+}
+
+#[test]
+fn map_quality_on_real_embeddings_stays_above_the_bar() {
+    let Some(dir) = common::minilm_dir() else { return };
+    let lm = maskner::mlm::MaskedLm::load("all-MiniLM-L6-v2", &dir).unwrap();
+    let tax = Taxonomy::jan2022();
+    let seeds = SeedSet::builtin(&tax).unwrap();
+    let vocab = lm.tokenizer().vocab();
+    let emb = Embeddings::from_tensor(&lm.word_embeddings().narrow(0, 0, vocab.len()).unwrap()).unwrap();
+    let r = quality::held_out(vocab, &emb, &seeds, &tax, &BuildOptions::default(), 5, 0.2).unwrap();
+    eprintln!("held-out top-group accuracy {:.3} ± {:.3} (majority {:.3})", r.mean, r.std, r.majority_baseline);
+    assert!(r.mean > 0.82, "held-out accuracy fell to {:.3}", r.mean);
+    assert!(r.majority_baseline < 0.3);
+}
+
+#[test]
+fn build_map_cli_on_a_fixture_model_writes_a_loadable_map() {
+    let out_dir = tmp("cli-build");
+    let model = common::root().join("data/fixtures/tiny-bert-cased");
+    let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(meta["source"], "knn");
+    assert_eq!(meta["vocab_size"], 431);
+    let map = EntityMap::open(&out_dir).unwrap();
+    let lm = maskner::mlm::MaskedLm::load("x", &model).unwrap();
+    map.check_vocab(lm.tokenizer().vocab()).unwrap();
+    let other = maskner::mlm::MaskedLm::load("y", &common::root().join("data/fixtures/tiny-bert-uncased")).unwrap();
+    let err = map.check_vocab(other.tokenizer().vocab()).unwrap_err().to_string();
+    assert!(err.contains("vocab mismatch"), "{err}");
+    // seed terms keep their labels
+    let (sig, _) = map.lookup("aspirin");
+    assert!(sig.labels_field().contains("DRUG"), "{sig}");
+    std::fs::remove_dir_all(&out_dir).unwrap();
+}
