@@ -213,15 +213,15 @@ fn neighbourhood(
     index: &Index<'_>,
     q: usize,
     threshold: i32,
-    first_k: usize,
+    prefetched: Vec<(usize, f32)>,
     picks: usize,
     counted: impl Fn(usize) -> bool,
 ) -> anyhow::Result<Vec<usize>> {
-    let mut k = first_k.min(index.targets().len());
+    let mut k = prefetched.len();
+    let mut found = prefetched;
     loop {
-        let mut cand: Vec<(usize, i32)> =
-            index.search(&[q], k)?.remove(0).into_iter().map(|(t, s)| (t, hundredths(s))).collect();
         let exhausted = k >= index.targets().len();
+        let mut cand: Vec<(usize, i32)> = found.iter().map(|&(t, s)| (t, hundredths(s))).collect();
         let last = cand.last().map(|c| c.1).unwrap_or(i32::MIN);
         cand.retain(|c| c.1 > threshold);
         cand.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -242,8 +242,37 @@ fn neighbourhood(
         if complete || exhausted || last <= threshold {
             return Ok(hood);
         }
-        k = (k * 4).min(index.targets().len());
+        k = (k.max(16) * 4).min(index.targets().len());
+        found = index.search(&[q], k)?.remove(0);
     }
+}
+
+/// Neighbourhoods of all `queries`: one batched search for the first `first_k` candidates,
+/// then per-query widening where the walk needs more.
+fn neighbourhoods(
+    index: &Index<'_>,
+    queries: &[usize],
+    threshold: i32,
+    first_k: usize,
+    picks: usize,
+    counted: &(dyn Fn(usize) -> bool + Sync),
+    progress: Progress<'_>,
+) -> anyhow::Result<Vec<Vec<usize>>> {
+    use rayon::prelude::*;
+    let mut out = Vec::with_capacity(queries.len());
+    for chunk in queries.chunks(2048) {
+        let first = index.search(chunk, first_k)?;
+        let hoods: Vec<anyhow::Result<Vec<usize>>> = chunk
+            .par_iter()
+            .zip(first)
+            .map(|(&q, pre)| neighbourhood(index, q, threshold, pre, picks, counted))
+            .collect();
+        for h in hoods {
+            out.push(h?);
+        }
+        progress(out.len(), queries.len());
+    }
+    Ok(out)
 }
 
 fn v2(
@@ -270,22 +299,9 @@ fn v2(
         let sample: Vec<usize> = queries.iter().step_by(step).copied().collect();
         stats.recall_at_k = Some(recall_at_k(&index, emb, &sample, 64)?);
     }
-    use rayon::prelude::*;
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let hoods: Vec<anyhow::Result<Vec<usize>>> = queries
-        .par_iter()
-        .map(|&q| {
-            let r = neighbourhood(&index, q, 20, 96, PICKS, |t| is_labelled[t]);
-            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if d % 1024 == 0 {
-                progress(d, queries.len());
-            }
-            r
-        })
-        .collect();
+    let hoods = neighbourhoods(&index, &queries, 20, 96, PICKS, &|t| is_labelled[t], progress)?;
     let mut counts = vec![Counts::new(); vocab.len()];
     for hood in hoods {
-        let hood = hood?;
         let mut h = Counts::new();
         for &t in &hood {
             for l in seeds.lower(&vocab[t]).unwrap_or(&[]) {
@@ -301,7 +317,6 @@ fn v2(
             }
         }
     }
-    progress(queries.len(), queries.len());
     Ok(counts)
 }
 
@@ -323,11 +338,8 @@ fn v1(
     }
     let index = Index::build(emb, targets, opts.search, queries.len())?;
     stats.search = if index.is_exact() { "exact".into() } else { "hnsw".into() };
-    use rayon::prelude::*;
-    let hoods: Vec<anyhow::Result<Vec<usize>>> =
-        queries.par_iter().map(|&q| neighbourhood(&index, q, 10, 64, PICKS, |_| true)).collect();
+    let hoods = neighbourhoods(&index, &queries, 10, 64, PICKS, &|_| true, progress)?;
     for hood in hoods {
-        let hood = hood?;
         if hood.len() <= 10 {
             continue;
         }
@@ -346,7 +358,6 @@ fn v1(
             }
         }
     }
-    progress(queries.len(), queries.len());
     Ok(counts)
 }
 

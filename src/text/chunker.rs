@@ -46,12 +46,13 @@ pub fn auto_phrases_with(words: &[Word], opts: &ChunkOptions) -> Vec<Phrase> {
     let mut phrases = Vec::new();
     let mut start: Option<usize> = None;
     for i in 0..=n {
-        let cont = i < n && inside[i] && !(start.is_some() && breaks_before(words, &tags, i));
+        let on = inside.get(i).copied().unwrap_or(false);
+        let cont = on && !(start.is_some() && breaks_before(words, &tags, i));
         match (cont, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
                 phrases.push(Phrase { words: s..i });
-                start = (i < n && inside[i]).then_some(i);
+                start = on.then_some(i);
             }
             _ => {}
         }
@@ -126,7 +127,8 @@ fn is_number(text: &str) -> bool {
 
 /// Headline text (most words in capitals): then capitalised words are looked up too.
 fn shouting(words: &[Word]) -> bool {
-    let alpha: Vec<&Word> = words.iter().filter(|w| w.text.chars().filter(|c| c.is_alphabetic()).count() >= 2).collect();
+    let alpha: Vec<&Word> =
+        words.iter().filter(|w| w.text.chars().filter(|c| c.is_alphabetic()).count() >= 2).collect();
     let caps = alpha.iter().filter(|w| !w.text.chars().any(char::is_lowercase)).count();
     alpha.len() >= 3 && caps * 10 >= alpha.len() * 6
 }
@@ -152,7 +154,8 @@ fn base_tag(w: &Word, sentence_start: bool, shouting: bool) -> Tag {
     }
     if open || s.is_title {
         match class {
-            Some(Class::Modal) if !open => return Tag::Content,
+            // mid-sentence capitalised modals and adjectives are names: "May", "Will", "Major"
+            Some(Class::Modal | Class::Modifier) if !open => return Tag::Content,
             Some(Class::NotVerb) => return Tag::Content,
             Some(Class::Heading) | None => {}
             Some(c) => {
@@ -194,13 +197,36 @@ fn base_tag(w: &Word, sentence_start: bool, shouting: bool) -> Tag {
 
 /// Plurals without a final -s that often head a subject.
 const IRREGULAR_PLURALS: &[&str] = &[
-    "data", "criteria", "phenomena", "people", "children", "men", "women", "mice", "feet", "teeth", "bacteria",
-    "fungi", "nuclei", "foci", "loci", "stimuli", "media", "genera", "taxa", "police", "cattle",
+    "data",
+    "criteria",
+    "phenomena",
+    "people",
+    "children",
+    "men",
+    "women",
+    "mice",
+    "feet",
+    "teeth",
+    "bacteria",
+    "fungi",
+    "nuclei",
+    "foci",
+    "loci",
+    "stimuli",
+    "media",
+    "genera",
+    "taxa",
+    "police",
+    "cattle",
 ];
 
 /// Looks plural: `mutations`, `data`, not `class`, `virus`, `analysis`.
 fn plural(lower: &str) -> bool {
-    (lower.len() > 3 && lower.ends_with('s') && !lower.ends_with("ss") && !lower.ends_with("us") && !lower.ends_with("is"))
+    (lower.len() > 3
+        && lower.ends_with('s')
+        && !lower.ends_with("ss")
+        && !lower.ends_with("us")
+        && !lower.ends_with("is"))
         || IRREGULAR_PLURALS.contains(&lower)
 }
 
@@ -222,7 +248,8 @@ fn resolve(words: &[Word]) -> Vec<Tag> {
         let after_aux = matches!(prev, Some(Tag::Auxiliary)) || prev_text == "to";
         let after_subject = SUBJECTS.contains(&prev_text.as_str());
         let next_noun = matches!(next, Some(Tag::Content | Tag::Ambiguous(_)));
-        let next_verbal = matches!(next, Some(Tag::Verb | Tag::Auxiliary | Tag::Adverb | Tag::Participle | Tag::Ambiguous(_)));
+        let next_verbal =
+            matches!(next, Some(Tag::Verb | Tag::Auxiliary | Tag::Adverb | Tag::Participle | Tag::Ambiguous(_)));
         let text = words[i].text.as_str();
         // "lead - induced hypertension": a participle after a detached hyphen starts a new
         // phrase (the hyphen then does not join), except after a letter ("X - linked").
@@ -274,7 +301,9 @@ fn resolve(words: &[Word]) -> Vec<Tag> {
             // ... "I" before a verb is the pronoun ("and I think"), not "I kappa B"
             Tag::Content if text == "I" && !prev_content && next_verbal => Tag::Pronoun,
             // "T cell - specific": a modifier after a detached hyphen is part of the word
-            Tag::Determiner if prev_text == "-" && lexicon().class(&text.to_lowercase()) == Some(Class::Modifier) => Tag::Content,
+            Tag::Determiner if prev_text == "-" && lexicon().class(&text.to_lowercase()) == Some(Class::Modifier) => {
+                Tag::Content
+            }
             // "leucine zipper - like": a suffix after a detached hyphen
             Tag::Preposition if prev_text == "-" && text == "like" => Tag::Content,
             t => t,
@@ -301,7 +330,8 @@ fn joins(words: &[Word], tags: &[Tag], i: usize, opts: &ChunkOptions) -> bool {
 }
 
 /// Lower-case parts of names: `von Willebrand`, `van Gogh`, `de Gaulle`.
-const NAME_PARTICLES: &[&str] = &["von", "van", "de", "da", "del", "della", "der", "den", "di", "du", "la", "le", "ter", "bin", "ibn", "al"];
+const NAME_PARTICLES: &[&str] =
+    &["von", "van", "de", "da", "del", "della", "der", "den", "di", "du", "la", "le", "ter", "bin", "ibn", "al"];
 
 /// `1996-08-30`, `4-38`, `10:30`: digits with separators inside (dates, scores, times).
 fn date_like(text: &str) -> bool {
@@ -319,7 +349,12 @@ fn breaks_before(words: &[Word], tags: &[Tag], i: usize) -> bool {
     if last && w.is_lower && tags[i - 1] != Tag::Punct && lexicon().event_head(&w.lower) {
         return true;
     }
-    if p.is_lower && p.lower.chars().any(char::is_alphabetic) && w.is_title && w.alphabetic && !NAME_PARTICLES.contains(&p.lower.as_str()) {
+    if p.is_lower
+        && p.lower.chars().any(char::is_alphabetic)
+        && w.is_title
+        && w.alphabetic
+        && !NAME_PARTICLES.contains(&p.lower.as_str())
+    {
         return true;
     }
     // "President | Boris Yeltsin", "Professor | David McLeod"
@@ -355,18 +390,14 @@ mod tests {
 
     #[test]
     fn noun_runs() {
-        assert_eq!(chunks("Mutations in the EGFR gene predict response to gefitinib in lung cancer ."), [
-            "Mutations",
-            "EGFR gene",
-            "response",
-            "gefitinib",
-            "lung cancer"
-        ]);
-        assert_eq!(chunks("Lou Gehrig who works in XCorp suffers from Parkinson's disease."), [
-            "Lou Gehrig",
-            "XCorp",
-            "Parkinson's disease"
-        ]);
+        assert_eq!(
+            chunks("Mutations in the EGFR gene predict response to gefitinib in lung cancer ."),
+            ["Mutations", "EGFR gene", "response", "gefitinib", "lung cancer"]
+        );
+        assert_eq!(
+            chunks("Lou Gehrig who works in XCorp suffers from Parkinson's disease."),
+            ["Lou Gehrig", "XCorp", "Parkinson's disease"]
+        );
     }
 
     #[test]
@@ -377,50 +408,42 @@ mod tests {
         assert_eq!(chunks("These mutations cause disease."), ["mutations", "disease"]);
         assert_eq!(chunks("The heat shock protein binds DNA."), ["heat shock protein", "DNA"]);
         // gerund head vs verb with object
-        assert_eq!(chunks("Gastrointestinal bleeding occurred in cells expressing CD4."), [
-            "Gastrointestinal bleeding",
-            "cells",
-            "CD4"
-        ]);
+        assert_eq!(
+            chunks("Gastrointestinal bleeding occurred in cells expressing CD4."),
+            ["Gastrointestinal bleeding", "cells", "CD4"]
+        );
     }
 
     #[test]
     fn boundaries_from_capitals_and_lists() {
-        assert_eq!(chunks("The British troops met President Boris Yeltsin in Moscow."), [
-            "British",
-            "troops",
-            "President",
-            "Boris Yeltsin",
-            "Moscow"
-        ]);
-        assert_eq!(chunks("Patients with severe hemolytic anemia received lithium therapy."), [
-            "Patients",
-            "hemolytic anemia",
-            "lithium",
-            "therapy"
-        ]);
-        assert_eq!(chunks("CRICKET - LEICESTERSHIRE TAKE OVER AT TOP AFTER INNINGS VICTORY ."), [
-            "CRICKET",
-            "LEICESTERSHIRE",
-            "TOP",
-            "INNINGS VICTORY"
-        ]);
-        assert_eq!(chunks("RESULTS : type I diabetes and vitamin A deficiency"), ["type I diabetes", "vitamin A deficiency"]);
+        assert_eq!(
+            chunks("The British troops met President Boris Yeltsin in Moscow."),
+            ["British", "troops", "President", "Boris Yeltsin", "Moscow"]
+        );
+        assert_eq!(
+            chunks("Patients with severe hemolytic anemia received lithium therapy."),
+            ["Patients", "hemolytic anemia", "lithium", "therapy"]
+        );
+        assert_eq!(
+            chunks("CRICKET - LEICESTERSHIRE TAKE OVER AT TOP AFTER INNINGS VICTORY ."),
+            ["CRICKET", "LEICESTERSHIRE", "TOP", "INNINGS VICTORY"]
+        );
+        assert_eq!(
+            chunks("RESULTS : type I diabetes and vitamin A deficiency"),
+            ["type I diabetes", "vitamin A deficiency"]
+        );
     }
 
     #[test]
     fn detached_punctuation_joins() {
-        assert_eq!(detached("IL - 2 and Parkinson ' s disease in E . coli at 0 . 05 mM"), [
-            "IL - 2",
-            "Parkinson ' s disease",
-            "E . coli",
-            "0 . 05 mM"
-        ]);
-        assert_eq!(detached("lead - induced hypertension and X - linked adrenoleukodystrophy"), [
-            "lead",
-            "hypertension",
-            "X - linked adrenoleukodystrophy"
-        ]);
+        assert_eq!(
+            detached("IL - 2 and Parkinson ' s disease in E . coli at 0 . 05 mM"),
+            ["IL - 2", "Parkinson ' s disease", "E . coli", "0 . 05 mM"]
+        );
+        assert_eq!(
+            detached("lead - induced hypertension and X - linked adrenoleukodystrophy"),
+            ["lead", "hypertension", "X - linked adrenoleukodystrophy"]
+        );
         // without the option a spaced hyphen is a dash
         assert_eq!(chunks("IL - 2"), ["IL", "2"]);
     }

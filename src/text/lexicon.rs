@@ -166,7 +166,9 @@ impl Lexicon {
         let lower = word.to_lowercase();
         match self.abbreviations.get(&lower) {
             Some(Abbrev::Number) => {
-                let digit_next = next.and_then(|n| n.trim_start_matches(['(', '[']).chars().next()).is_some_and(|c| c.is_ascii_digit());
+                let digit_next = next
+                    .and_then(|n| n.trim_start_matches(['(', '[']).chars().next())
+                    .is_some_and(|c| c.is_ascii_digit());
                 digit_next.then_some(Abbrev::Number)
             }
             Some(&k) => Some(k),
@@ -178,7 +180,7 @@ impl Lexicon {
 /// `U.S.`, `e.g.`, `a.m.` (letter-dot pairs, two or more) or a capital initial `J.`.
 fn is_initialism(word: &str) -> bool {
     let chars: Vec<char> = word.chars().collect();
-    if chars.len() < 2 || chars.len() % 2 != 0 {
+    if chars.len() < 2 || !chars.len().is_multiple_of(2) {
         return false;
     }
     let pairs_ok = chars.chunks(2).all(|p| p[0].is_alphabetic() && p[1] == '.');
@@ -214,7 +216,8 @@ fn add_regular(verbs: &mut HashMap<String, VerbEntry>, base: &str, ambiguous: bo
         format!("{base}s")
     };
     put(third, VerbForm::ThirdSg);
-    let cvc = n >= 3 && !is_vowel(last) && !matches!(last, 'w' | 'x' | 'y') && is_vowel(c[n - 2]) && !is_vowel(c[n - 3]);
+    let cvc =
+        n >= 3 && !is_vowel(last) && !matches!(last, 'w' | 'x' | 'y') && is_vowel(c[n - 2]) && !is_vowel(c[n - 3]);
     if with_past {
         let past = if last == 'e' {
             format!("{base}d")

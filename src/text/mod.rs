@@ -16,8 +16,8 @@
 //! Long raw texts are first cut with [`sentences`]. [`select_phrases`] is the one-call entry
 //! that picks marker or automatic mode the way the reference does.
 //!
-//! **Offsets are byte offsets** into the caller's string (`text[w.start..w.end] == w.text`
-//! for every word except a marked word, whose range excludes the suffix). Byte offsets slice
+//! **Offsets are byte offsets** into the caller's string: `text[w.start..w.end] == w.text` for
+//! every word (a marked word's range and text both exclude the suffix). Byte offsets slice
 //! Rust strings in O(1); the output stage converts them to character offsets for Hugging
 //! Face-style output ([`byte_to_char_offset`] helps). Nothing here panics on any input.
 

@@ -99,14 +99,22 @@ mod tests {
 
     #[test]
     fn basic_and_abbreviations() {
-        assert_eq!(split("It works. It really does! Does it? Yes."), ["It works.", "It really does!", "Does it?", "Yes."]);
-        assert_eq!(split("Dr. Smith saw e.g. Mr. Jones. Then he left."), ["Dr. Smith saw e.g. Mr. Jones.", "Then he left."]);
-        assert_eq!(split("See Fig. 3 for details. The value was 3.5 mg."), ["See Fig. 3 for details.", "The value was 3.5 mg."]);
-        assert_eq!(split("He moved to the U.S. The rest stayed. J. Smith agreed."), [
-            "He moved to the U.S.",
-            "The rest stayed.",
-            "J. Smith agreed."
-        ]);
+        assert_eq!(
+            split("It works. It really does! Does it? Yes."),
+            ["It works.", "It really does!", "Does it?", "Yes."]
+        );
+        assert_eq!(
+            split("Dr. Smith saw e.g. Mr. Jones. Then he left."),
+            ["Dr. Smith saw e.g. Mr. Jones.", "Then he left."]
+        );
+        assert_eq!(
+            split("See Fig. 3 for details. The value was 3.5 mg."),
+            ["See Fig. 3 for details.", "The value was 3.5 mg."]
+        );
+        assert_eq!(
+            split("He moved to the U.S. The rest stayed. J. Smith agreed."),
+            ["He moved to the U.S.", "The rest stayed.", "J. Smith agreed."]
+        );
         assert_eq!(split("It rose in 2005. 2006 was worse."), ["It rose in 2005.", "2006 was worse."]);
         assert_eq!(split("a b. c d"), ["a b. c d"]);
         assert_eq!(split("He said \"Stop.\" Then (Later) went."), ["He said \"Stop.\"", "Then (Later) went."]);

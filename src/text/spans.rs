@@ -69,7 +69,13 @@ fn check_overlap(sorted: &[Range<usize>]) -> Result<(), TextError> {
 
 /// Pushes `w`, split at every cut strictly inside it; a cut between two alphanumeric
 /// characters is an error.
-fn split_at_cuts(text: &str, w: Word, cuts: &[usize], spans: &[Range<usize>], out: &mut Vec<Word>) -> Result<(), TextError> {
+fn split_at_cuts(
+    text: &str,
+    w: Word,
+    cuts: &[usize],
+    spans: &[Range<usize>],
+    out: &mut Vec<Word>,
+) -> Result<(), TextError> {
     let inner: Vec<usize> = cuts.iter().copied().filter(|&c| c > w.start && c < w.end).collect();
     if inner.is_empty() {
         out.push(w);
@@ -81,7 +87,12 @@ fn split_at_cuts(text: &str, w: Word, cuts: &[usize], spans: &[Range<usize>], ou
         let after = text[c..].chars().next();
         if before.is_some_and(char::is_alphanumeric) && after.is_some_and(char::is_alphanumeric) {
             let s = spans.iter().find(|s| s.start == c || s.end == c).cloned().unwrap_or(c..c);
-            return Err(TextError::CutsWord { start: s.start, end: s.end, span: text[s.clone()].to_string(), word: w.text });
+            return Err(TextError::CutsWord {
+                start: s.start,
+                end: s.end,
+                span: text[s.clone()].to_string(),
+                word: w.text,
+            });
         }
         out.push(Word::new(&text[from..c], from));
         from = c;
@@ -114,6 +125,7 @@ pub fn byte_to_char_offset(text: &str, byte: usize) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init, clippy::reversed_empty_ranges)] // spans are data here
 mod tests {
     use super::*;
 

@@ -56,9 +56,8 @@ pub fn split_words(text: &str) -> Vec<Word> {
     out
 }
 
-const ALWAYS_EDGE: &[char] = &[
-    ',', ':', ';', '!', '?', '/', '%', '$', '>', '<', '=', '"', '“', '”', '„', '«', '»', '…', '—', '–', '¡', '¿',
-];
+const ALWAYS_EDGE: &[char] =
+    &[',', ':', ';', '!', '?', '/', '%', '$', '>', '<', '=', '"', '“', '”', '„', '«', '»', '…', '—', '–', '¡', '¿'];
 
 fn is_open(c: char) -> bool {
     matches!(c, '(' | '[' | '{')
@@ -217,11 +216,10 @@ mod tests {
     #[test]
     fn whitespace_offsets() {
         let ws = whitespace_words("  a\u{3000}bc\td ");
-        assert_eq!(ws.iter().map(|w| (w.text.as_str(), w.start, w.end)).collect::<Vec<_>>(), [
-            ("a", 2, 3),
-            ("bc", 6, 8),
-            ("d", 9, 10)
-        ]);
+        assert_eq!(
+            ws.iter().map(|w| (w.text.as_str(), w.start, w.end)).collect::<Vec<_>>(),
+            [("a", 2, 3), ("bc", 6, 8), ("d", 9, 10)]
+        );
         assert!(whitespace_words("").is_empty());
         assert!(whitespace_words(" \n\t ").is_empty());
     }
@@ -231,18 +229,23 @@ mod tests {
         assert_eq!(texts("cancer, (APC) and [x]!"), ["cancer", ",", "(", "APC", ")", "and", "[", "x", "]", "!"]);
         assert_eq!(texts("5% of $10 at p<0.05"), ["5", "%", "of", "$", "10", "at", "p<0.05"]);
         assert_eq!(texts("1,000 cells; 3.5 mg/kg: ok?"), ["1,000", "cells", ";", "3.5", "mg/kg", ":", "ok", "?"]);
-        assert_eq!(texts("\"quoted\" 'single' patients' Parkinson's"), [
-            "\"", "quoted", "\"", "'", "single", "'", "patients'", "Parkinson's"
-        ]);
-        assert_eq!(texts("Ca(2+) (+)-catechin IL-2(+) anti-inflammatory"), [
-            "Ca(2+)", "(+)-catechin", "IL-2(+)", "anti-inflammatory"
-        ]);
+        assert_eq!(
+            texts("\"quoted\" 'single' patients' Parkinson's"),
+            ["\"", "quoted", "\"", "'", "single", "'", "patients'", "Parkinson's"]
+        );
+        assert_eq!(
+            texts("Ca(2+) (+)-catechin IL-2(+) anti-inflammatory"),
+            ["Ca(2+)", "(+)-catechin", "IL-2(+)", "anti-inflammatory"]
+        );
         assert_eq!(texts("(IL-2)."), ["(", "IL-2", ")", "."]);
     }
 
     #[test]
     fn dots() {
-        assert_eq!(texts("Dr. Smith, e.g. the U.S. is 3.5."), ["Dr.", "Smith", ",", "e.g.", "the", "U.S.", "is", "3.5", "."]);
+        assert_eq!(
+            texts("Dr. Smith, e.g. the U.S. is 3.5."),
+            ["Dr.", "Smith", ",", "e.g.", "the", "U.S.", "is", "3.5", "."]
+        );
         assert_eq!(texts("see Fig. 3 and no. more"), ["see", "Fig.", "3", "and", "no", ".", "more"]);
         assert_eq!(texts("wait... J. Doe etc.)"), ["wait", "...", "J.", "Doe", "etc.", ")"]);
         assert_eq!(texts("... ."), ["...", "."]);
