@@ -24,6 +24,7 @@ pub mod eval;
 pub mod hub;
 pub mod mlm;
 pub mod output;
+pub mod pipeline;
 pub mod replay;
 pub mod server;
 pub mod text;

@@ -1,1 +1,236 @@
-//! (stage module; see lib.rs)
+//! Output stage: a [`TagResult`] as maskner's JSON (with the explanation), the reference's
+//! two-column `term TAG` format, a Hugging Face pipeline-style entity list, or the reference
+//! ensemble's JSON. Offsets in every output are **character** offsets into the input text.
+
+use crate::aggregate::{Prefix, SpanPrediction, TermTag};
+use crate::compat::{self, Numerics};
+use crate::ensemble::{self, FinalTag};
+use crate::pipeline::{TagResult, TaggedSentence};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Output formats of `maskner tag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One pretty-printed JSON document: an array of records.
+    Json,
+    /// One compact JSON record per input line.
+    #[default]
+    Jsonl,
+    /// The reference's `term TAG` lines, a blank line after each input.
+    Conll,
+    /// Hugging Face token-classification pipeline style: per input, a JSON list of
+    /// `{entity_group, score, word, start, end}`.
+    Hf,
+}
+
+/// Converts byte offsets of one text to character offsets.
+pub struct CharOffsets(Vec<usize>);
+
+impl CharOffsets {
+    pub fn new(text: &str) -> Self {
+        let mut map = vec![0; text.len() + 1];
+        let mut c = 0;
+        for (b, ch) in text.char_indices() {
+            for k in 0..ch.len_utf8() {
+                map[b + k] = c;
+            }
+            c += 1;
+        }
+        map[text.len()] = c;
+        Self(map)
+    }
+
+    pub fn at(&self, byte: usize) -> usize {
+        self.0.get(byte).copied().unwrap_or_else(|| self.0.last().copied().unwrap_or(0))
+    }
+}
+
+/// A typed span of the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entity {
+    /// Character offsets.
+    pub start: usize,
+    pub end: usize,
+    pub word: String,
+    pub group: String,
+    pub subtype: String,
+    /// The display tag of the first term (`B_DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]`,
+    /// possibly with a second prediction after `/`).
+    pub tag: String,
+    /// The chosen member's pooled confidence of `group`.
+    pub score: f64,
+    pub member: String,
+    /// Term indices of the entity within its sentence.
+    #[serde(skip)]
+    pub terms: std::ops::Range<usize>,
+    #[serde(skip)]
+    pub sentence: usize,
+}
+
+/// The prediction of member `m` for the phrase that contains term `t`.
+fn span_at(s: &TaggedSentence, m: usize, t: usize) -> Option<&SpanPrediction> {
+    let start = s.phrases.iter().find(|r| r.contains(&t))?.start;
+    s.outputs.get(m)?.spans.get(&start)
+}
+
+/// Entities of a result: a run starts at a `B_` first prediction and continues over `I_` of the
+/// same group (an `I_` without `B_` starts one too). The appended period never belongs to one.
+pub fn entities(result: &TagResult, member_names: &[&str]) -> Vec<Entity> {
+    let offs = CharOffsets::new(&result.text);
+    let mut out = Vec::new();
+    for (si, s) in result.sentences.iter().enumerate() {
+        let tags = &s.decision.tags;
+        let mut t = 0;
+        while t < tags.len() {
+            let TermTag::Entity(_, tag) = &tags[t].first else {
+                t += 1;
+                continue;
+            };
+            if s.terms[t].synthetic {
+                t += 1;
+                continue;
+            }
+            let mut end = t + 1;
+            while end < tags.len()
+                && !s.terms[end].synthetic
+                && matches!(&tags[end].first, TermTag::Entity(Prefix::I, x) if x.group == tag.group)
+            {
+                end += 1;
+            }
+            let fin: &FinalTag = &tags[t];
+            let score = span_at(s, fin.member, t)
+                .and_then(|p| p.pooled.iter().find(|g| g.group == tag.group).map(|g| g.confidence))
+                .unwrap_or(0.0);
+            let (bs, be) = (s.terms[t].start, s.terms[end - 1].end);
+            out.push(Entity {
+                start: offs.at(bs),
+                end: offs.at(be),
+                word: result.text.get(bs..be).unwrap_or("").to_string(),
+                group: tag.group.as_str().to_string(),
+                subtype: tag.subtype.as_str().to_string(),
+                tag: fin.to_string(),
+                score: compat::round4(score),
+                member: member_names.get(fin.member).unwrap_or(&"").to_string(),
+                terms: t..end,
+                sentence: si,
+            });
+            t = end;
+        }
+    }
+    out
+}
+
+/// maskner's JSON record: terms with tags and offsets, entities, and (with `explain`) every
+/// member's distributions and descriptors for each entity.
+pub fn record_json(id: &Value, result: &TagResult, member_names: &[&str], explain: bool) -> Value {
+    let offs = CharOffsets::new(&result.text);
+    let ents = entities(result, member_names);
+    let terms: Vec<Value> = result
+        .sentences
+        .iter()
+        .flat_map(|s| {
+            s.terms.iter().zip(&s.decision.tags).filter(|(t, _)| !t.synthetic).map(|(t, f)| {
+                json!({"term": t.text, "start": offs.at(t.start), "end": offs.at(t.end), "tag": f.to_string()})
+            })
+        })
+        .collect();
+    let entities: Vec<Value> = ents
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+            if explain {
+                let s = &result.sentences[e.sentence];
+                let mut models = serde_json::Map::new();
+                for (m, name) in member_names.iter().enumerate() {
+                    if let Some(p) = span_at(s, m, e.terms.start) {
+                        models.insert(name.to_string(), explanation(p));
+                    }
+                }
+                v["explanation"] = Value::Object(models);
+            }
+            v
+        })
+        .collect();
+    json!({"id": id, "text": result.text, "terms": terms, "entities": entities})
+}
+
+fn explanation(p: &SpanPrediction) -> Value {
+    let descs = |d: &[crate::aggregate::Descriptor]| -> Vec<Value> {
+        d.iter()
+            .map(|x| json!({"token": x.token, "labels": x.signature.labels_field(), "counts": x.signature.counts_field(), "logit": compat::round4(x.logit)}))
+            .collect()
+    };
+    json!({
+        "top": p.top.to_string(),
+        "distribution": p.pooled,
+        "cs_only": p.orig_cs,
+        "ci_only": p.orig_ci,
+        "cs_descriptors": descs(&p.cs_descriptors),
+        "ci_descriptors": descs(&p.ci_descriptors),
+    })
+}
+
+/// An error record in place of a result.
+pub fn error_json(id: &Value, error: &str) -> Value {
+    json!({"id": id, "error": error})
+}
+
+/// The reference's two-column output: `term TAG` per term, then a blank line. Compat prints the
+/// chosen member's term casing and the appended period like the reference; the default prints
+/// the input words.
+pub fn conll(result: &TagResult, numerics: Numerics) -> String {
+    let mut out = String::new();
+    for s in &result.sentences {
+        for (t, f) in s.terms.iter().zip(&s.decision.tags) {
+            if numerics.is_compat() {
+                out.push_str(&format!("{} {}\n", f.term, f));
+            } else if !t.synthetic {
+                out.push_str(&format!("{} {}\n", t.text, f));
+            }
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Hugging Face pipeline-style list: `{entity_group, score, word, start, end}` per entity
+/// (`entity_group` is the group; the first prediction only).
+pub fn hf(result: &TagResult, member_names: &[&str]) -> Value {
+    Value::Array(
+        entities(result, member_names)
+            .into_iter()
+            .map(|e| json!({"entity_group": e.group, "score": e.score, "word": e.word, "start": e.start, "end": e.end}))
+            .collect(),
+    )
+}
+
+/// The reference ensemble's JSON for a single-sentence result (§8.4), for the compatibility
+/// route of the server.
+pub fn reference_json(result: &TagResult, numerics: Numerics, elapsed_secs: f64) -> Value {
+    let mut obj = match result.sentences.first() {
+        Some(s) => ensemble::details_json(&s.outputs, &s.decision, numerics),
+        None => serde_json::Map::new(),
+    };
+    obj.insert(
+        "stats".into(),
+        json!({"Ensemble server count": result.sentences.first().map_or(0, |s| s.outputs.len()).to_string(),
+               "Elapsed time": format!("{elapsed_secs:.1} secs"), "return_status": "Success"}),
+    );
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CharOffsets;
+
+    #[test]
+    fn char_offsets_of_multibyte_text() {
+        let t = "Zoë Müller";
+        let o = CharOffsets::new(t);
+        assert_eq!(o.at(0), 0);
+        assert_eq!(o.at(5), 4); // 'M' after "Zoë " (ë is 2 bytes)
+        assert_eq!(o.at(t.len()), 10);
+    }
+}

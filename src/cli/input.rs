@@ -15,6 +15,8 @@ pub struct Record {
     /// The `id` of a JSONL record, else the line number as a string.
     pub id: serde_json::Value,
     pub text: Result<String, String>,
+    /// The parsed JSON object of a JSON Lines record (for extra fields such as `spans`).
+    pub raw: Option<serde_json::Value>,
 }
 
 /// Where texts come from.
@@ -32,7 +34,7 @@ pub fn records(source: Source<'_>) -> anyhow::Result<Box<dyn Iterator<Item = any
             let v: Vec<_> = texts
                 .iter()
                 .enumerate()
-                .map(|(i, t)| Ok(Record { line: i + 1, id: serde_json::Value::from(i + 1), text: Ok(t.clone()) }))
+                .map(|(i, t)| Ok(Record { line: i + 1, id: serde_json::Value::from(i + 1), text: Ok(t.clone()), raw: None }))
                 .collect();
             Ok(Box::new(v.into_iter()))
         }
@@ -59,12 +61,13 @@ pub fn records(source: Source<'_>) -> anyhow::Result<Box<dyn Iterator<Item = any
                             line: line_no,
                             id,
                             text: Err(format!("{name} line {line_no}: invalid UTF-8 at byte {at}")),
+                            raw: None,
                         });
                     }
                 };
                 let is_json = *jsonl.get_or_insert_with(|| text.trim_start().starts_with('{'));
                 if !is_json || text.trim().is_empty() {
-                    return Ok(Record { line: line_no, id, text: Ok(text) });
+                    return Ok(Record { line: line_no, id, text: Ok(text), raw: None });
                 }
                 Ok(parse_jsonl(&name, line_no, &text))
             });
@@ -82,6 +85,7 @@ fn parse_jsonl(name: &str, line_no: usize, text: &str) -> Record {
                 line: line_no,
                 id: fallback_id,
                 text: Err(format!("{name} line {line_no}: malformed JSON ({e})")),
+                raw: None,
             };
         }
     };
@@ -90,7 +94,7 @@ fn parse_jsonl(name: &str, line_no: usize, text: &str) -> Record {
         Some(t) => Ok(t.to_string()),
         None => Err(format!("{name} line {line_no}: JSON record has no string field \"text\"")),
     };
-    Record { line: line_no, id, text }
+    Record { line: line_no, id, text, raw: Some(v) }
 }
 
 /// A progress bar on stderr (drawn only when stderr is a terminal).
