@@ -210,17 +210,17 @@ fn hundredths(sim: f32) -> i32 {
 /// search widens until that walk ends strictly inside the fetched candidates (so nothing
 /// unfetched could sort before its end) or nothing more can pass the threshold.
 fn neighbourhood(
-    index: &Index<'_>,
-    q: usize,
+    total: usize,
     threshold: i32,
-    prefetched: Vec<(usize, f32)>,
+    first_k: usize,
     picks: usize,
-    counted: impl Fn(usize) -> bool,
-) -> anyhow::Result<Vec<usize>> {
-    let mut k = prefetched.len();
-    let mut found = prefetched;
+    counted: &(dyn Fn(usize) -> bool + Sync),
+    fetch: impl Fn(usize) -> Vec<(usize, f32)>,
+) -> Vec<usize> {
+    let mut k = first_k.min(total);
     loop {
-        let exhausted = k >= index.targets().len();
+        let found = fetch(k);
+        let exhausted = k >= total;
         let mut cand: Vec<(usize, i32)> = found.iter().map(|&(t, s)| (t, hundredths(s))).collect();
         let last = cand.last().map(|c| c.1).unwrap_or(i32::MIN);
         cand.retain(|c| c.1 > threshold);
@@ -240,15 +240,18 @@ fn neighbourhood(
         }
         let complete = end_sim.is_some_and(|s| s > last);
         if complete || exhausted || last <= threshold {
-            return Ok(hood);
+            return hood;
         }
-        k = (k.max(16) * 4).min(index.targets().len());
-        found = index.search(&[q], k)?.remove(0);
+        k = (k * 2).min(total);
     }
 }
 
-/// Neighbourhoods of all `queries`: one batched search for the first `first_k` candidates,
-/// then per-query widening where the walk needs more.
+/// HNSW proposes at most this many candidates; wider walks use an exact row.
+const HNSW_MAX_K: usize = 1024;
+
+/// Neighbourhoods of all `queries`. Exact indexes compute each block's similarity rows with one
+/// matrix product and walk them; HNSW indexes search per query and fall back to an exact row
+/// when a walk needs more than [`HNSW_MAX_K`] candidates.
 fn neighbourhoods(
     index: &Index<'_>,
     queries: &[usize],
@@ -259,17 +262,27 @@ fn neighbourhoods(
     progress: Progress<'_>,
 ) -> anyhow::Result<Vec<Vec<usize>>> {
     use rayon::prelude::*;
+    let total = index.targets().len();
     let mut out = Vec::with_capacity(queries.len());
-    for chunk in queries.chunks(2048) {
-        let first = index.search(chunk, first_k)?;
-        let hoods: Vec<anyhow::Result<Vec<usize>>> = chunk
-            .par_iter()
-            .zip(first)
-            .map(|(&q, pre)| neighbourhood(index, q, threshold, pre, picks, counted))
-            .collect();
-        for h in hoods {
-            out.push(h?);
-        }
+    for chunk in queries.chunks(256) {
+        let hoods: Vec<Vec<usize>> = if index.is_exact() {
+            let rows = index.rows(chunk)?;
+            rows.par_iter().map(|row| neighbourhood(total, threshold, first_k, picks, counted, |k| index.top_of_row(row, k))).collect()
+        } else {
+            chunk
+                .par_iter()
+                .map(|&q| {
+                    neighbourhood(total, threshold, first_k, picks, counted, |k| {
+                        if k <= HNSW_MAX_K {
+                            index.search(&[q], k).map(|mut v| v.remove(0)).unwrap_or_default()
+                        } else {
+                            index.top_of_row(&index.exact_row(q), k)
+                        }
+                    })
+                })
+                .collect()
+        };
+        out.extend(hoods);
         progress(out.len(), queries.len());
     }
     Ok(out)
@@ -299,7 +312,7 @@ fn v2(
         let sample: Vec<usize> = queries.iter().step_by(step).copied().collect();
         stats.recall_at_k = Some(recall_at_k(&index, emb, &sample, 64)?);
     }
-    let hoods = neighbourhoods(&index, &queries, 20, 96, PICKS, &|t| is_labelled[t], progress)?;
+    let hoods = neighbourhoods(&index, &queries, 20, 128, PICKS, &|t| is_labelled[t], progress)?;
     let mut counts = vec![Counts::new(); vocab.len()];
     for hood in hoods {
         let mut h = Counts::new();

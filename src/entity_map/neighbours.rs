@@ -175,6 +175,40 @@ impl<'e> Index<'e> {
         }
     }
 
+    /// Exact similarities of each query with every target, in target order (exact indexes
+    /// compute them with one matrix product per block; HNSW indexes row by row).
+    pub fn rows(&self, queries: &[usize]) -> anyhow::Result<Vec<Vec<f32>>> {
+        match &self.kind {
+            Kind::Exact(m) => {
+                let mut flat = Vec::with_capacity(queries.len() * self.emb.dim());
+                for &q in queries {
+                    flat.extend_from_slice(self.emb.row(q));
+                }
+                let qm = Tensor::from_vec(flat, (queries.len(), self.emb.dim()), &Device::Cpu)?;
+                Ok(qm.matmul(&m.t()?)?.to_vec2()?)
+            }
+            Kind::Hnsw(_) => Ok(queries.par_iter().map(|&q| self.exact_row(q)).collect()),
+        }
+    }
+
+    /// Exact similarities of one query with every target.
+    pub fn exact_row(&self, q: usize) -> Vec<f32> {
+        let row = self.emb.row(q);
+        self.targets.iter().map(|&t| dot(row, self.emb.row(t))).collect()
+    }
+
+    /// The best `k` of a similarity row from [`Index::rows`], `(row id, cosine)` best first.
+    pub fn top_of_row(&self, sims: &[f32], k: usize) -> Vec<(usize, f32)> {
+        let mut v: Vec<(usize, f32)> = sims.iter().enumerate().map(|(i, &s)| (self.targets[i], s)).collect();
+        let k = k.min(v.len());
+        if k > 0 && k < v.len() {
+            v.select_nth_unstable_by(k - 1, cmp_best_first);
+        }
+        v.truncate(k);
+        sort_best_first(&mut v);
+        v
+    }
+
     fn search_exact(&self, m: &Tensor, queries: &[usize], k: usize) -> anyhow::Result<Vec<Vec<(usize, f32)>>> {
         let mut out = Vec::with_capacity(queries.len());
         let mt = m.t()?;

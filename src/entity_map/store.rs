@@ -178,10 +178,20 @@ impl EntityMap {
         let stored = (&self.tables, &self.unions);
         write("tables.bin", &bincode::serde::encode_to_vec(stored, bincode::config::standard())?)?;
         write("meta.json", serde_json::to_string_pretty(&self.meta)?.as_bytes())?;
+        // Replace an existing map by moving it aside first; if another process puts a map in
+        // place at the same moment (two `tag` runs building the same cached map), keep theirs.
+        let trash = parent.join(format!(".{}.old-{}", dir.file_name().and_then(|n| n.to_str()).unwrap_or("map"), std::process::id()));
         if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("{}: cannot replace", dir.display()))?;
+            let _ = std::fs::rename(dir, &trash);
         }
-        std::fs::rename(&tmp, dir).with_context(|| format!("{}: cannot move into place", dir.display()))?;
+        let moved = std::fs::rename(&tmp, dir);
+        let _ = std::fs::remove_dir_all(&trash);
+        if let Err(e) = moved {
+            let _ = std::fs::remove_dir_all(&tmp);
+            if !dir.join("meta.json").is_file() {
+                return Err(anyhow!("{}: cannot move into place ({e})", dir.display()));
+            }
+        }
         Ok(())
     }
 
