@@ -372,6 +372,40 @@ impl SpanPrediction {
         })
     }
 
+    /// A supervised member's vote as a prediction: its probability of each of our groups
+    /// (`groups`, best first, summing to 1) and of each group/subtype pair (`tags`). The CS-only
+    /// and CI-only lists are the same packed list; there are no descriptors. No mass at all
+    /// gives `OTHER`.
+    pub fn from_shares(groups: &[(Group, f64)], tags: &[(EntityTag, f64)]) -> Self {
+        let mut pooled: Vec<PooledGroup> = Vec::new();
+        for (g, p) in groups.iter().filter(|(_, p)| *p > 0.0) {
+            let mut st: Vec<(Label, f64)> = tags.iter().filter(|(t, _)| &t.group == g).map(|(t, q)| (t.subtype.clone(), *q)).collect();
+            st.sort_by(|a, b| desc(a.1, b.1));
+            let total: f64 = st.iter().map(|x| x.1).sum();
+            if total > 0.0 {
+                st.iter_mut().for_each(|x| x.1 /= total);
+            } else {
+                st = vec![(g.as_label(), 1.0)];
+            }
+            pooled.push(PooledGroup { group: g.clone(), confidence: *p, stypes: st });
+        }
+        if pooled.is_empty() {
+            pooled.push(PooledGroup { group: Group::new(OTHER), confidence: 1.0, stypes: vec![(Label::new(OTHER), 1.0)] });
+        }
+        let packed: Vec<PackedScore> = pooled
+            .iter()
+            .map(|g| PackedScore { tag: EntityTag::new(g.group.clone(), g.stypes[0].0.clone()), confidence: g.confidence })
+            .collect();
+        Self {
+            top: top_tag(&pooled),
+            pooled,
+            orig_cs: packed.clone(),
+            orig_ci: packed,
+            cs_descriptors: Vec::new(),
+            ci_descriptors: Vec::new(),
+        }
+    }
+
     /// Confidence of the pooled top group (0 if empty).
     pub fn top_confidence(&self) -> f64 {
         self.pooled.first().map_or(0.0, |g| g.confidence)

@@ -88,7 +88,8 @@ pub fn entities(result: &TagResult, member_names: &[&str]) -> Vec<Entity> {
                 t += 1;
                 continue;
             };
-            if s.terms[t].synthetic {
+            // OTHER / UNTAGGED_ENTITY: a phrase no member could type is not an entity
+            if s.terms[t].synthetic || matches!(tag.group.as_str(), "OTHER" | "UNTAGGED_ENTITY") {
                 t += 1;
                 continue;
             }

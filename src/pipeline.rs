@@ -13,15 +13,33 @@ use crate::ensemble::{self, Decision, EnsembleConfig, MemberConfig, MemberOutput
 use crate::entity_map::{BuildOptions, EntityMap, Group, SeedSet, Taxonomy, cache};
 use crate::mlm::{self, MaskedLm};
 use crate::text::{self, MarkedSentence, Phrase, Word};
+use crate::token_classify::{self, Aggregation, LoadOptions, TokenClassifier};
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::PathBuf;
 
-/// One ensemble member: a masked LM with its descriptor map and precedence list.
+/// What kind of model a member is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemberKind {
+    /// From the checkpoint's `config.json`: `*ForTokenClassification` is a token classifier,
+    /// anything else a masked LM.
+    #[default]
+    Auto,
+    /// A masked LM run through the descriptor method.
+    MaskedLm,
+    /// A supervised token classifier whose label probabilities vote over our groups.
+    TokenClassifier,
+}
+
+/// One ensemble member: a masked LM with its descriptor map, or a supervised token
+/// classifier, and the groups it is trusted for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemberSpec {
     pub name: String,
+    #[serde(default)]
+    pub kind: MemberKind,
     /// Hub id or local directory.
     pub model: String,
     /// A map directory; default: the model's cached map, built on first use.
@@ -30,8 +48,32 @@ pub struct MemberSpec {
     /// Read `[CLS]` in the CI prompt too (the reference does for its biomedical model).
     #[serde(default)]
     pub use_cls: bool,
-    /// Groups this member is trusted for (§8).
+    /// Groups this member is trusted for (§8). Empty: a token classifier's mapped groups, or
+    /// the reference's biomedical list for a masked LM.
+    #[serde(default)]
     pub precedence: Vec<String>,
+    /// Token classifiers: how tokens form entities when the member finds phrases itself.
+    #[serde(default)]
+    pub aggregation: Option<Aggregation>,
+    /// Token classifiers: a label -> taxonomy map file (default: the built-in map of the model).
+    #[serde(default)]
+    pub labels: Option<PathBuf>,
+}
+
+impl MemberSpec {
+    /// A member added by model name alone (`--members <hub id or dir>`): kind from its config.
+    pub fn from_model(model: &str) -> Self {
+        Self {
+            name: model.to_string(),
+            kind: MemberKind::Auto,
+            model: model.to_string(),
+            map: None,
+            use_cls: false,
+            precedence: Vec::new(),
+            aggregation: None,
+            labels: None,
+        }
+    }
 }
 
 /// The engine's configuration (also the format of `--config FILE`, JSON).
@@ -53,6 +95,20 @@ pub struct EngineConfig {
     pub numerics: Numerics,
 }
 
+/// The groups a token classifier's labels map to, in label order.
+fn mapped_groups(tc: &TokenClassifier) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in tc.labels() {
+        if let Some(token_classify::Target::Tag(t)) = tc.label_map().target(token_classify::entity_group_of(l)) {
+            let g = t.group.as_str().to_string();
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+    }
+    out
+}
+
 fn default_taxonomy() -> String {
     "jan2022".into()
 }
@@ -67,17 +123,16 @@ impl EngineConfig {
             members: vec![
                 MemberSpec {
                     name: "bio".into(),
-                    model: "ajitrajasekharan/biomedical".into(),
-                    map: None,
                     use_cls: true,
                     precedence: names(&cfg.members[0]),
+                    kind: MemberKind::MaskedLm,
+                    ..MemberSpec::from_model("ajitrajasekharan/biomedical")
                 },
                 MemberSpec {
                     name: "phi".into(),
-                    model: "bert-base-cased".into(),
-                    map: None,
-                    use_cls: false,
                     precedence: names(&cfg.members[1]),
+                    kind: MemberKind::MaskedLm,
+                    ..MemberSpec::from_model("bert-base-cased")
                 },
             ],
             common: None,
@@ -96,9 +151,22 @@ impl EngineConfig {
 
 struct Member {
     spec: MemberSpec,
-    lm: MaskedLm,
-    map: EntityMap,
-    casing: VocabCasing,
+    backend: Backend,
+}
+
+enum Backend {
+    Mlm { lm: MaskedLm, map: EntityMap, casing: VocabCasing },
+    Tc { tc: TokenClassifier, aggregation: Aggregation },
+}
+
+/// Is the checkpoint in `dir` a token classifier (by `config.json` `architectures`)?
+fn is_token_classifier(dir: &std::path::Path) -> bool {
+    std::fs::read_to_string(dir.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("architectures").cloned())
+        .and_then(|a| a.as_array().cloned())
+        .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.ends_with("ForTokenClassification"))))
 }
 
 /// How the phrases of an input are chosen.
@@ -191,31 +259,51 @@ impl Engine {
         let mut seeds: Option<SeedSet> = None;
         let mut members = Vec::new();
         for spec in &config.members {
-            let precedence = spec.precedence.iter().map(group).collect::<anyhow::Result<Vec<_>>>()?;
-            ensemble.members.push(MemberConfig { name: spec.name.clone(), precedence });
-            let lm = mlm::load_model(&spec.model).with_context(|| format!("member {}", spec.name))?;
-            if !lm.has_mlm_head() {
-                bail!("member {}: {} has no masked-LM head (cls.predictions.*)", spec.name, spec.model);
-            }
-            let map = match &spec.map {
-                Some(dir) => {
-                    let m = EntityMap::open(dir)?;
-                    m.check_vocab(lm.tokenizer().vocab()).with_context(|| format!("member {}: map {}", spec.name, dir.display()))?;
-                    m
-                }
-                None => {
-                    if seeds.is_none() {
-                        seeds = Some(match &config.seeds {
-                            Some(d) => SeedSet::load(d, &taxonomy)?,
-                            None => SeedSet::builtin(&taxonomy)?,
-                        });
-                    }
-                    let s = seeds.as_ref().ok_or_else(|| anyhow!("no seeds"))?;
-                    cache::ensure_map(&lm, s, &BuildOptions::default(), &taxonomy, progress)?
-                }
+            let dir = crate::hub::resolve(&spec.model).with_context(|| format!("member {}", spec.name))?;
+            let tc_kind = match spec.kind {
+                MemberKind::Auto => is_token_classifier(&dir),
+                k => k == MemberKind::TokenClassifier,
             };
-            let casing = VocabCasing::new(lm.tokenizer().vocab());
-            members.push(Member { spec: spec.clone(), lm, map, casing });
+            let backend = if tc_kind {
+                let opts = LoadOptions { labels: spec.labels.clone(), taxonomy: taxonomy.clone() };
+                let tc = TokenClassifier::load_with(&spec.model, &dir, &opts).with_context(|| format!("member {}", spec.name))?;
+                Backend::Tc { tc, aggregation: spec.aggregation.unwrap_or(Aggregation::First) }
+            } else {
+                let lm = MaskedLm::load(&spec.model, &dir).with_context(|| format!("member {}: loading model {}", spec.name, spec.model))?;
+                if !lm.has_mlm_head() {
+                    bail!("member {}: {} has no masked-LM head (cls.predictions.*)", spec.name, spec.model);
+                }
+                let map = match &spec.map {
+                    Some(dir) => {
+                        let m = EntityMap::open(dir)?;
+                        m.check_vocab(lm.tokenizer().vocab())
+                            .with_context(|| format!("member {}: map {}", spec.name, dir.display()))?;
+                        m
+                    }
+                    None => {
+                        if seeds.is_none() {
+                            seeds = Some(match &config.seeds {
+                                Some(d) => SeedSet::load(d, &taxonomy)?,
+                                None => SeedSet::builtin(&taxonomy)?,
+                            });
+                        }
+                        let s = seeds.as_ref().ok_or_else(|| anyhow!("no seeds"))?;
+                        cache::ensure_map(&lm, s, &BuildOptions::default(), &taxonomy, progress)?
+                    }
+                };
+                let casing = VocabCasing::new(lm.tokenizer().vocab());
+                Backend::Mlm { lm, map, casing }
+            };
+            let mut names = spec.precedence.clone();
+            if names.is_empty() {
+                names = match &backend {
+                    Backend::Tc { tc, .. } => mapped_groups(tc),
+                    Backend::Mlm { .. } => crate::ensemble::BIO_PRECEDENCE.iter().map(|g| g.to_string()).collect(),
+                };
+            }
+            let precedence = names.iter().map(group).collect::<anyhow::Result<Vec<_>>>()?;
+            ensemble.members.push(MemberConfig { name: spec.name.clone(), precedence });
+            members.push(Member { spec: MemberSpec { precedence: names, ..spec.clone() }, backend });
         }
         Ok(Self { members, ensemble, taxonomy, numerics: config.numerics, stoplist: Stoplist::builtin() })
     }
@@ -237,22 +325,38 @@ impl Engine {
         serde_json::json!({
             "numerics": self.numerics,
             "taxonomy": self.taxonomy.name(),
-            "members": self.members.iter().map(|m| serde_json::json!({
-                "name": m.spec.name,
-                "model": m.spec.model,
-                "use_cls": m.spec.use_cls,
-                "precedence": m.spec.precedence,
-                "vocab_size": m.lm.tokenizer().vocab_size(),
-                "max_len": m.lm.max_len(),
-                "map": m.map.meta(),
-            })).collect::<Vec<_>>(),
+            "members": self.members.iter().map(|m| match &m.backend {
+                Backend::Mlm { lm, map, .. } => serde_json::json!({
+                    "name": m.spec.name,
+                    "kind": "masked-lm",
+                    "model": m.spec.model,
+                    "use_cls": m.spec.use_cls,
+                    "precedence": m.spec.precedence,
+                    "vocab_size": lm.tokenizer().vocab_size(),
+                    "max_len": lm.max_len(),
+                    "map": map.meta(),
+                }),
+                Backend::Tc { tc, aggregation } => serde_json::json!({
+                    "name": m.spec.name,
+                    "kind": "token-classifier",
+                    "model": m.spec.model,
+                    "precedence": m.spec.precedence,
+                    "labels": tc.labels(),
+                    "label_map": tc.label_map().source(),
+                    "aggregation": aggregation,
+                    "warnings": tc.warnings(),
+                }),
+            }).collect::<Vec<_>>(),
             "common": self.ensemble.common,
         })
     }
 
-    /// The masked LM of the first member (for fill-mask next to tagging, e.g. in the server).
-    pub fn first_model(&self) -> &MaskedLm {
-        &self.members[0].lm
+    /// The first masked-LM member's model (for fill-mask next to tagging, e.g. in the server).
+    pub fn first_model(&self) -> Option<&MaskedLm> {
+        self.members.iter().find_map(|m| match &m.backend {
+            Backend::Mlm { lm, .. } => Some(lm),
+            Backend::Tc { .. } => None,
+        })
     }
 
     /// Tags a batch of inputs. Every input gets its own result; a bad input (e.g. invalid spans)
@@ -291,7 +395,11 @@ impl Engine {
     /// prediction per phrase. A sentence whose prompts cannot run fails its request.
     fn run_member(&self, mi: usize, prepared: &[Prepared], results: &mut [anyhow::Result<TagResult>]) -> anyhow::Result<Vec<Vec<SpanPrediction>>> {
         let m = &self.members[mi];
-        let tok = m.lm.tokenizer();
+        let (lm, map, casing) = match &m.backend {
+            Backend::Mlm { lm, map, casing } => (lm, map, casing),
+            Backend::Tc { tc, .. } => return self.run_classifier(tc, mi, prepared, results),
+        };
+        let tok = lm.tokenizer();
         // (sentence, ci prompt, cs prompt) per phrase
         let mut prompts: Vec<(usize, Prompt, Option<Prompt>)> = Vec::new();
         for (s, p) in prepared.iter().enumerate() {
@@ -303,19 +411,19 @@ impl Engine {
                 .iter()
                 .map(|r| {
                     let words = &p.member_terms[mi][r.clone()];
-                    let ci = descriptors::ci_prompt(tok, &m.casing, words, m.spec.use_cls)?;
-                    if ci.input.ids.len() > m.lm.max_len() {
+                    let ci = descriptors::ci_prompt(tok, casing, words, m.spec.use_cls)?;
+                    if ci.input.ids.len() > lm.max_len() {
                         bail!(
                             "a phrase of {} word pieces is longer than {}'s maximum of {}",
                             ci.input.ids.len() - 5,
                             m.spec.name,
-                            m.lm.max_len()
+                            lm.max_len()
                         );
                     }
                     let cs = if p.ignore_cs {
                         None
                     } else {
-                        Some(descriptors::cs_prompt(tok, &p.member_terms[mi], r.clone(), m.lm.max_len())?)
+                        Some(descriptors::cs_prompt(tok, &p.member_terms[mi], r.clone(), lm.max_len())?)
                     };
                     Ok((ci, cs))
                 })
@@ -332,8 +440,8 @@ impl Engine {
                 inputs.push(cs.input.clone());
             }
         }
-        let logits = m.lm.predict(&inputs).with_context(|| format!("member {}", m.spec.name))?;
-        let ctx = HarvestContext { tokenizer: tok, map: &m.map, stoplist: &self.stoplist, numerics: self.numerics };
+        let logits = lm.predict(&inputs).with_context(|| format!("member {}", m.spec.name))?;
+        let ctx = HarvestContext { tokenizer: tok, map, stoplist: &self.stoplist, numerics: self.numerics };
         let harvest = |p: &Prompt, l: &[mlm::Logits]| -> Vec<Descriptor> {
             let mut out = Vec::new();
             for (j, lg) in l.iter().enumerate() {
@@ -355,6 +463,57 @@ impl Engine {
         Ok(per_sentence)
     }
 
+    /// A token classifier's vote on every phrase: its label probabilities over the phrase's
+    /// tokens, folded into our groups; what it assigns to no group of ours (`O`, unmapped
+    /// labels) goes to `OTHER`.
+    fn run_classifier(
+        &self,
+        tc: &TokenClassifier,
+        mi: usize,
+        prepared: &[Prepared],
+        results: &mut [anyhow::Result<TagResult>],
+    ) -> anyhow::Result<Vec<Vec<SpanPrediction>>> {
+        let mut out: Vec<Vec<SpanPrediction>> = prepared.iter().map(|_| Vec::new()).collect();
+        for (s, p) in prepared.iter().enumerate() {
+            if results[p.request].is_err() || p.phrases.is_empty() {
+                continue;
+            }
+            // the sentence as plain text (markers removed), with each term's character span
+            let mut text = String::new();
+            let mut spans = Vec::with_capacity(p.member_terms[mi].len());
+            for w in &p.member_terms[mi] {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                let start = text.chars().count();
+                text.push_str(w);
+                spans.push((start, text.chars().count()));
+            }
+            let tokens = match tc.token_scores(&text) {
+                Ok(t) => t,
+                Err(e) => {
+                    results[p.request] = Err(e.context(format!("member {}", self.members[mi].spec.name)));
+                    continue;
+                }
+            };
+            for r in &p.phrases {
+                let (start, end) = (spans[r.start].0, spans[r.end - 1].1);
+                let pred = match token_classify::span_distribution(&tokens, start, end, tc.label_map()) {
+                    Some(d) => {
+                        let mut groups: Vec<(Group, f64)> = d.groups.iter().map(|g| (g.group.clone(), f64::from(g.prob))).collect();
+                        groups.push((Group::new(crate::entity_map::taxonomy::OTHER), f64::from(d.outside + d.unmapped)));
+                        groups.sort_by(|a, b| b.1.total_cmp(&a.1));
+                        let tags: Vec<_> = d.tags.iter().map(|t| (t.tag.clone(), f64::from(t.prob))).collect();
+                        SpanPrediction::from_shares(&groups, &tags)
+                    }
+                    None => SpanPrediction::from_shares(&[], &[]),
+                };
+                out[s].push(pred);
+            }
+        }
+        Ok(out)
+    }
+
     /// Text -> sentences with words, phrases and per-member model terms.
     fn prepare(&self, request: usize, req: &TagRequest) -> anyhow::Result<Vec<Prepared>> {
         let text = &req.text;
@@ -373,12 +532,34 @@ impl Engine {
                         .into_iter()
                         .map(|w| Word { text: w.text, start: w.start + r.start, end: w.end + r.start })
                         .collect();
-                    let phrases = text::auto_phrases(&words);
-                    (r, MarkedSentence { words, phrases })
+                    let phrases = self.auto_phrases(text, r.clone(), &words)?;
+                    Ok((r, MarkedSentence { words, phrases }))
                 })
-                .collect(),
+                .collect::<anyhow::Result<_>>()?,
         };
         Ok(sentences.into_iter().filter(|(_, s)| !s.words.is_empty()).map(|(range, s)| self.prepare_sentence(request, range, text, s)).collect())
+    }
+
+    /// Automatic phrases: the chunker's, or — when a token classifier runs alone — the entities
+    /// it finds itself (as word ranges).
+    fn auto_phrases(&self, text: &str, range: Range<usize>, words: &[Word]) -> anyhow::Result<Vec<Phrase>> {
+        let [Member { backend: Backend::Tc { tc, aggregation }, .. }] = self.members.as_slice() else {
+            return Ok(text::auto_phrases(words));
+        };
+        let sentence = &text[range.clone()];
+        let byte_of: Vec<usize> = sentence.char_indices().map(|(b, _)| b).chain([sentence.len()]).collect();
+        let mut phrases: Vec<Phrase> = Vec::new();
+        for e in tc.classify(sentence, *aggregation)? {
+            let (bs, be) = (byte_of.get(e.start).copied().unwrap_or(sentence.len()), byte_of.get(e.end).copied().unwrap_or(sentence.len()));
+            let (bs, be) = (bs + range.start, be + range.start);
+            let covered: Vec<usize> = (0..words.len()).filter(|&i| words[i].start < be && words[i].end > bs).collect();
+            let (Some(&a), Some(&b)) = (covered.first(), covered.last()) else { continue };
+            match phrases.last_mut() {
+                Some(last) if last.words.end > a => last.words.end = last.words.end.max(b + 1),
+                _ => phrases.push(Phrase { words: a..b + 1 }),
+            }
+        }
+        Ok(phrases)
     }
 
     fn prepare_sentence(&self, request: usize, range: Range<usize>, text: &str, s: MarkedSentence) -> Prepared {
@@ -399,7 +580,10 @@ impl Engine {
                     .enumerate()
                     .map(|(i, t)| {
                         let w = t.text.replace('"', "'");
-                        if in_phrase(i) { w } else { m.casing.apply(&w) }
+                        match &m.backend {
+                            Backend::Mlm { casing, .. } if !in_phrase(i) => casing.apply(&w),
+                            _ => w,
+                        }
                     })
                     .collect()
             })

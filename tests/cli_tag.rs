@@ -134,3 +134,25 @@ fn one_member_runs_alone() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no member named nope"));
 }
+
+#[test]
+fn a_token_classifier_runs_alone_and_as_an_ensemble_member() {
+    let scibert = fixture("tiny-scibert-ner-jnlpba");
+    let labels = common::root().join("descriptors/members/fran-martinez--scibert_scivocab_cased_ner_jnlpba.labels.txt");
+    let lab = format!("{scibert}={}", labels.display());
+    // alone: its own entities, mapped to our groups
+    let out = tag(&["--members", &scibert, "--labels", &lab, "--format", "hf", "The BRCA1 protein repairs damaged DNA in breast tissue."], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ents = lines(&out)[0].as_array().unwrap().clone();
+    assert!(!ents.is_empty());
+    for e in &ents {
+        let g = e["entity_group"].as_str().unwrap();
+        assert!(g == "GENE" || g == "BODY_PART_OR_ORGAN_COMPONENT", "JNLPBA labels map to GENE or BODY_PART groups: {g}");
+    }
+    // in the ensemble: votes on the marked phrases next to a masked LM
+    let out = tag(&["--members", &format!("bio,{scibert}"), "--labels", &lab, "--format", "conll", "BRCA1:__entity__ is mutated ."], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("BRCA1 B_"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.ends_with(" O")).count(), 3);
+}

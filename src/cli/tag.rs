@@ -3,7 +3,7 @@
 use super::input::{self, Record, Source};
 use crate::compat::Numerics;
 use crate::output::{self, Format};
-use crate::pipeline::{Engine, EngineConfig, PhraseMode, TagRequest};
+use crate::pipeline::{Engine, EngineConfig, MemberSpec, PhraseMode, TagRequest};
 use anyhow::{anyhow, bail};
 use std::io::Write;
 use std::path::PathBuf;
@@ -43,7 +43,12 @@ pub struct Args {
     /// Use a prebuilt map for a member: NAME=DIR (repeatable).
     #[arg(long = "map", value_name = "NAME=DIR")]
     maps: Vec<String>,
-    /// The members to run, in order (default: all configured, e.g. bio,phi).
+    /// A token-classifier member's label -> taxonomy map: NAME=FILE (repeatable; default: the
+    /// map built in for the model, see descriptors/members/).
+    #[arg(long = "labels", value_name = "NAME=FILE")]
+    labels: Vec<String>,
+    /// The members to run, in order: configured names (bio, phi) or hub ids / model directories
+/// of more masked LMs or token classifiers (kind read from their config.json).
     #[arg(long, value_delimiter = ',')]
     members: Vec<String>,
     /// Phrase selection: detect (markers if present, else automatic), markers, auto.
@@ -63,6 +68,7 @@ pub fn engine_config(
     models: &[String],
     maps: &[String],
     members: &[String],
+    labels: &[String],
     compat: bool,
 ) -> anyhow::Result<EngineConfig> {
     let mut cfg = match config {
@@ -92,10 +98,19 @@ pub fn engine_config(
     if !members.is_empty() {
         let mut chosen = Vec::new();
         for n in members {
-            let m = cfg.members.iter().find(|m| &m.name == n).ok_or_else(|| anyhow!("--members: no member named {n} (members: {})", names.join(", ")))?;
-            chosen.push(m.clone());
+            match cfg.members.iter().find(|m| &m.name == n) {
+                Some(m) => chosen.push(m.clone()),
+                // a hub id or directory: a new member, its kind read from its config.json
+                None if n.contains('/') || std::path::Path::new(n).is_dir() => chosen.push(MemberSpec::from_model(n)),
+                None => bail!("--members: no member named {n} (members: {}; or give a hub id or model directory)", names.join(", ")),
+            }
         }
         cfg.members = chosen;
+    }
+    for s in labels {
+        let (n, v) = s.split_once('=').ok_or_else(|| anyhow!("--labels {s}: expected NAME=FILE"))?;
+        let m = cfg.members.iter_mut().find(|m| m.name == n).ok_or_else(|| anyhow!("--labels {s}: no member named {n}"))?;
+        m.labels = Some(PathBuf::from(v));
     }
     cfg.numerics = Numerics::from_compat_flag(compat);
     Ok(cfg)
@@ -128,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "auto" => PhraseMode::Auto,
         m => bail!("--mode {m}: expected detect, markers or auto"),
     };
-    let cfg = engine_config(args.config.as_ref(), &args.models, &args.maps, &args.members, args.compat)?;
+    let cfg = engine_config(args.config.as_ref(), &args.models, &args.maps, &args.members, &args.labels, args.compat)?;
     let engine = Engine::load(&cfg, true)?;
     let names = engine.member_names();
     let source = match &args.input {
