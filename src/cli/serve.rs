@@ -1,8 +1,133 @@
-//! (subcommand; to be implemented)
+//! `maskner serve`: the tagging engine over HTTP (see `maskner::server` and docs/server.md).
 
+use crate::pipeline::Engine;
+use crate::server::{self, ServeOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Serve the engine over HTTP: models and maps are loaded once, texts of concurrent requests are
+/// batched together on one inference thread.
+///
+/// Routes: POST /v1/ner, POST /v1/fill-mask, GET /health, GET /v1/info, and the reference
+/// ensemble server's GET /<any>/<url-encoded sentence>. Stops on SIGINT/SIGTERM after the
+/// requests in flight are answered.
+///
+/// Examples:
+///   maskner serve --port 8059
+///   maskner serve --model bio=./my-bio-bert --model phi=bert-base-cased --max-batch-texts 16
+///   curl -s localhost:8059/v1/ner -d '{"texts": ["Lou Gehrig worked in New York"], "format": "hf"}'
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 8059)]
+    port: u16,
+    /// Reproduce the reference's exact numerics and quirks.
+    #[arg(long)]
+    compat: bool,
+    /// Engine configuration (JSON: members with model, map, use_cls, precedence).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override a member's model: NAME=HUB_ID_OR_DIR (repeatable).
+    #[arg(long = "model", value_name = "NAME=MODEL")]
+    models: Vec<String>,
+    /// Use a prebuilt map for a member: NAME=DIR (repeatable).
+    #[arg(long = "map", value_name = "NAME=DIR")]
+    maps: Vec<String>,
+    /// A token-classifier member's label -> taxonomy map: NAME=FILE (repeatable).
+    #[arg(long = "labels", value_name = "NAME=FILE")]
+    labels: Vec<String>,
+    /// The members to run, in order: configured names (bio, phi) or hub ids / model
+    /// directories of more masked LMs or token classifiers.
+    #[arg(long, value_delimiter = ',')]
+    members: Vec<String>,
+    /// Largest request body in bytes (413 above).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Most texts per request (422 above).
+    #[arg(long, default_value_t = 64)]
+    max_texts: usize,
+    /// Most characters per text (422 above).
+    #[arg(long, default_value_t = 10_000)]
+    max_chars: usize,
+    /// Most texts waiting for inference over all requests (429 when full).
+    #[arg(long, default_value_t = 1024)]
+    max_queue: usize,
+    /// Most texts per engine call (1 disables cross-request batching).
+    #[arg(long, default_value_t = 32)]
+    max_batch_texts: usize,
+    /// Characters per engine call, the batch's token budget (about 4 characters per word piece).
+    #[arg(long, default_value_t = 4096)]
+    max_batch_chars: usize,
+    /// Seconds a request may wait for its results, queueing included (503 after).
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Largest top_k of /v1/fill-mask.
+    #[arg(long, default_value_t = 100)]
+    max_top_k: usize,
+    /// Threads of the HTTP runtime (inference always runs on its own thread).
+    #[arg(long, default_value_t = 2)]
+    http_threads: usize,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        anyhow::bail!("--timeout {}: expected a positive number of seconds", args.timeout);
+    }
+    let opts = ServeOptions {
+        max_body_bytes: args.max_body_bytes,
+        max_texts: args.max_texts,
+        max_chars: args.max_chars,
+        max_queue: args.max_queue,
+        max_batch_texts: args.max_batch_texts,
+        max_batch_chars: args.max_batch_chars,
+        timeout: Duration::from_secs_f64(args.timeout),
+        max_top_k: args.max_top_k,
+        before_inference: None,
+    };
+    let cfg = super::tag::engine_config(args.config.as_ref(), &args.models, &args.maps, &args.members, &args.labels, args.compat)?;
+    let engine = Engine::load(&cfg, true)?;
+    let members = engine.member_names().join(", ");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.http_threads.max(1))
+        .thread_name("maskner-http")
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let addr = format!("{}:{}", args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr()?;
+        eprintln!("maskner: serving members {members} on http://{local} (Ctrl-C to stop)");
+        server::serve(engine, opts, listener, shutdown_signal()).await?;
+        eprintln!("maskner: stopped");
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    eprintln!("maskner: shutting down, finishing requests in flight");
 }

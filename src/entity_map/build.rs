@@ -210,6 +210,7 @@ fn hundredths(sim: f32) -> i32 {
 /// search widens until that walk ends strictly inside the fetched candidates (so nothing
 /// unfetched could sort before its end) or nothing more can pass the threshold.
 fn neighbourhood(
+    exact: bool,
     total: usize,
     threshold: i32,
     first_k: usize,
@@ -238,7 +239,9 @@ fn neighbourhood(
                 }
             }
         }
-        let complete = end_sim.is_some_and(|s| s > last);
+        // exact search: complete only if nothing unfetched can tie with the end; approximate
+        // search is approximate anyway, so reaching the end inside the candidates suffices
+        let complete = if exact { end_sim.is_some_and(|s| s > last) } else { end_sim.is_some() };
         if complete || exhausted || last <= threshold {
             return hood;
         }
@@ -247,7 +250,7 @@ fn neighbourhood(
 }
 
 /// HNSW proposes at most this many candidates; wider walks use an exact row.
-const HNSW_MAX_K: usize = 1024;
+const HNSW_MAX_K: usize = 512;
 
 /// Neighbourhoods of all `queries`. Exact indexes compute each block's similarity rows with one
 /// matrix product and walk them; HNSW indexes search per query and fall back to an exact row
@@ -267,12 +270,12 @@ fn neighbourhoods(
     for chunk in queries.chunks(256) {
         let hoods: Vec<Vec<usize>> = if index.is_exact() {
             let rows = index.rows(chunk)?;
-            rows.par_iter().map(|row| neighbourhood(total, threshold, first_k, picks, counted, |k| index.top_of_row(row, k))).collect()
+            rows.par_iter().map(|row| neighbourhood(true, total, threshold, first_k, picks, counted, |k| index.top_of_row(row, k))).collect()
         } else {
             chunk
                 .par_iter()
                 .map(|&q| {
-                    neighbourhood(total, threshold, first_k, picks, counted, |k| {
+                    neighbourhood(false, total, threshold, first_k, picks, counted, |k| {
                         if k <= HNSW_MAX_K {
                             index.search(&[q], k).map(|mut v| v.remove(0)).unwrap_or_default()
                         } else {

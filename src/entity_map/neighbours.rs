@@ -60,19 +60,20 @@ impl Embeddings {
     }
 }
 
-/// Dot product with eight independent accumulators, so the compiler vectorises it (a single
+/// Dot product with sixteen independent accumulators over exact chunks, so the compiler vectorises it (a single
 /// running sum cannot be reordered).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        for l in 0..8 {
-            acc[l] += a[c * 8 + l] * b[c * 8 + l];
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
         }
     }
     let mut s: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len() {
-        s += a[i] * b[i];
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
     }
     s
 }
@@ -98,8 +99,11 @@ pub enum SearchMode {
     Hnsw,
 }
 
-/// Below this many query x target pairs, `auto` uses exact search.
-const EXACT_PAIRS_LIMIT: usize = 150_000_000;
+/// Up to this many targets, `auto` uses exact search. Measured on all-MiniLM-L6-v2 (30,522
+/// queries against the 5,087 labelled tokens, 2 cores): exact blocked products 5.0 s, hnsw_rs
+/// 3.2 s build + 15.7 s search. At vocabulary scale a dense product on an optimised GEMM beats
+/// graph search; HNSW pays off for much larger target sets.
+const EXACT_TARGETS_LIMIT: usize = 60_000;
 
 /// A searchable set of target rows.
 pub struct Index<'e> {
@@ -120,7 +124,7 @@ impl<'e> Index<'e> {
         let exact = match mode {
             SearchMode::Exact => true,
             SearchMode::Hnsw => false,
-            SearchMode::Auto => targets.len().saturating_mul(expected_queries) <= EXACT_PAIRS_LIMIT || targets.len() < 2000,
+            SearchMode::Auto => targets.len() <= EXACT_TARGETS_LIMIT || expected_queries < 1000,
         };
         let kind = if exact {
             let mut flat = Vec::with_capacity(targets.len() * emb.dim());
@@ -230,6 +234,7 @@ impl<'e> Index<'e> {
                     }
                     sort_best_first(&mut v);
                     v.truncate(k);
+                    v.shrink_to_fit(); // rows are kept: do not hold on to a vocabulary-sized buffer
                     v
                 })
                 .collect();

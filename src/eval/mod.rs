@@ -8,11 +8,15 @@
 //! * [`standard`]: maps gold labels and predicted tags through an eval config to comparable
 //!   IOB2 sequences, aligned exactly as the reference aligns them, and feeds [`span`].
 //!
+//! * [`dataset`]: runs the engine end to end on a benchmark directory (gold spans as markers,
+//!   or the automatic chunker) and scores the output every way (`maskner eval --dataset`).
+//!
 //! Inputs are [`Sentences`]: blank-line separated `(term, label)` blocks read from a file
 //! ([`read::read_gold`], [`read::read_pred`]) or built in memory ([`Sentences::in_memory`]),
 //! so the engine can score its own output without writing files. Errors name the file and
 //! line (or, in memory, the sentence and token), in one line.
 
+pub mod dataset;
 pub mod json;
 pub mod read;
 pub mod reference;
@@ -70,6 +74,14 @@ impl Sentences {
 
     fn from_file(role: Role, path: String, sentences: Vec<Vec<Token>>, first_lines: Vec<usize>) -> Self {
         Sentences { role, sentences, origin: Some(FileOrigin { path, first_lines }) }
+    }
+
+    /// Keeps the first `n` sentences (all if there are fewer), with their locations.
+    pub fn truncate(&mut self, n: usize) {
+        self.sentences.truncate(n);
+        if let Some(o) = &mut self.origin {
+            o.first_lines.truncate(n);
+        }
     }
 
     /// The file path, if read from a file.

@@ -1,1 +1,0 @@
-//! (stage module; see lib.rs)

@@ -1,0 +1,655 @@
+//! `maskner serve`: the engine over HTTP (axum on tokio), models and maps loaded once.
+//!
+//! Routes (see `docs/server.md` for the full request and response shapes):
+//!
+//! * `POST /v1/ner` — `{"text": ...}` or `{"texts": [...]}` (strings, or objects
+//!   `{"text", "spans": [[start, end], ..], "id"}` with character offsets), optional
+//!   `"format": "json" | "hf" | "conll"`, `"explain"`, `"mode"`; the records of `maskner tag`.
+//! * `POST /v1/fill-mask` — `{"text"|"texts", "top_k"}`; the records of
+//!   `maskner fill-mask --json`, on the engine's first masked-LM member.
+//! * `GET /health`, `GET /v1/info`.
+//! * `GET /<anything>/<url-encoded sentence>` — the reference ensemble server's interface and
+//!   JSON (ALGORITHM.md §8.4, §10), so its clients can switch.
+//!
+//! The async runtime only moves requests: every text goes through a bounded queue to one
+//! inference thread that groups pending texts of all requests and calls the engine once per
+//! group (see `src/server/worker.rs`). Every limit answers with a JSON `{"error": "..."}` and a
+//! status code (413 body, 422 texts/characters/top_k, 429 queue full, 503 timeout or stopped
+//! worker, 408 a body that does not arrive in time, 400 malformed JSON or invalid UTF-8, 500 a
+//! panic in inference). Nothing on a request path unwraps: handlers run as their own tasks, so
+//! even a bug answers 500 instead of dropping the connection, and the inference thread catches
+//! engine panics.
+
+mod worker;
+
+pub use worker::InferenceHook;
+
+use crate::compat::Numerics;
+use crate::output;
+use crate::pipeline::{Engine, PhraseMode, TagRequest, TagResult};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use worker::{BatchLimits, Item, Outcome, PushError, Queue, Work};
+
+/// Server limits and batching. Every field has a `maskner serve` flag; the defaults are
+/// [`ServeOptions::default`].
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// Largest request body in bytes (413 above). Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Most texts in one request (422 above). Default 64.
+    pub max_texts: usize,
+    /// Most characters (Unicode scalar values) in one text (422 above). Default 10 000.
+    pub max_chars: usize,
+    /// Most texts waiting for inference over all requests; a request whose texts do not all
+    /// fit is refused whole with 429. Bounds memory: at most `max_queue * max_chars`
+    /// characters wait. Default 1024.
+    pub max_queue: usize,
+    /// Most texts the inference thread gives the engine at once (1 = one at a time, no
+    /// cross-request batching). Default 32.
+    pub max_batch_texts: usize,
+    /// Token budget of one engine call, approximated by characters (about four per word
+    /// piece): texts join a group while its characters stay within this (a longer single text
+    /// runs alone). Default 4096.
+    pub max_batch_chars: usize,
+    /// Longest a request may take, from its headers to its results: reading the body (408
+    /// after), queueing and inference (503 after). Default 60 s.
+    pub timeout: Duration,
+    /// Largest `top_k` of `/v1/fill-mask` (422 above). Default 100.
+    pub max_top_k: usize,
+    /// Runs on the inference thread before each engine call (tests simulate slow or crashing
+    /// models with it). Default none.
+    pub before_inference: Option<InferenceHook>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1 << 20,
+            max_texts: 64,
+            max_chars: 10_000,
+            max_queue: 1024,
+            max_batch_texts: 32,
+            max_batch_chars: 4096,
+            timeout: Duration::from_secs(60),
+            max_top_k: 100,
+            before_inference: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_texts", &self.max_texts)
+            .field("max_chars", &self.max_chars)
+            .field("max_queue", &self.max_queue)
+            .field("max_batch_texts", &self.max_batch_texts)
+            .field("max_batch_chars", &self.max_batch_chars)
+            .field("timeout", &self.timeout)
+            .field("max_top_k", &self.max_top_k)
+            .field("before_inference", &self.before_inference.is_some())
+            .finish()
+    }
+}
+
+impl ServeOptions {
+    fn check(&self) -> anyhow::Result<()> {
+        let positive = [
+            ("max_body_bytes", self.max_body_bytes),
+            ("max_texts", self.max_texts),
+            ("max_chars", self.max_chars),
+            ("max_queue", self.max_queue),
+            ("max_batch_texts", self.max_batch_texts),
+            ("max_batch_chars", self.max_batch_chars),
+            ("max_top_k", self.max_top_k),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                anyhow::bail!("{name} must be at least 1");
+            }
+        }
+        if self.max_texts > self.max_queue {
+            anyhow::bail!(
+                "max_texts ({}) is larger than max_queue ({}): such requests could never be queued",
+                self.max_texts,
+                self.max_queue
+            );
+        }
+        if self.timeout.is_zero() {
+            anyhow::bail!("the timeout must be positive");
+        }
+        Ok(())
+    }
+
+    fn limits_json(&self) -> Value {
+        json!({
+            "max_body_bytes": self.max_body_bytes,
+            "max_texts": self.max_texts,
+            "max_chars": self.max_chars,
+            "max_queue": self.max_queue,
+            "max_batch_texts": self.max_batch_texts,
+            "max_batch_chars": self.max_batch_chars,
+            "timeout_secs": self.timeout.as_secs_f64(),
+            "max_top_k": self.max_top_k,
+        })
+    }
+}
+
+/// What the handlers share. The engine itself lives on the inference thread.
+struct AppState {
+    queue: Arc<Queue>,
+    opts: ServeOptions,
+    names: Vec<String>,
+    numerics: Numerics,
+    info: Value,
+    has_mlm: bool,
+    /// The ensemble is one token classifier, which finds its own phrases per sentence.
+    lone_classifier: bool,
+}
+
+impl AppState {
+    fn names(&self) -> Vec<&str> {
+        self.names.iter().map(String::as_str).collect()
+    }
+}
+
+/// Serves `engine` on `listener` until `shutdown` completes, then stops accepting connections,
+/// lets in-flight requests finish (their texts are still answered by the inference thread),
+/// stops the inference thread and returns.
+pub async fn serve<F>(engine: Engine, options: ServeOptions, listener: tokio::net::TcpListener, shutdown: F) -> anyhow::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    options.check()?;
+    let mut info = engine.info();
+    if let Some(obj) = info.as_object_mut() {
+        let tax = engine.taxonomy();
+        let groups: Vec<Value> = tax
+            .entries()
+            .iter()
+            .map(|e| json!({"group": e.group.as_str(), "subtypes": e.subtypes.iter().map(|s| s.as_str()).collect::<Vec<_>>()}))
+            .collect();
+        obj.insert("taxonomy".into(), json!({"name": tax.name(), "groups": groups}));
+        let first_mlm = obj
+            .get("members")
+            .and_then(Value::as_array)
+            .and_then(|ms| ms.iter().find(|m| m["kind"] == "masked-lm"))
+            .map(|m| m["name"].clone())
+            .unwrap_or(Value::Null);
+        obj.insert("fill_mask_member".into(), first_mlm);
+        obj.insert("limits".into(), options.limits_json());
+        obj.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+    }
+    let kinds: Vec<bool> = info["members"]
+        .as_array()
+        .map(|ms| ms.iter().map(|m| m["kind"] == "token-classifier").collect())
+        .unwrap_or_default();
+    let queue = Arc::new(Queue::new(options.max_queue));
+    let state = Arc::new(AppState {
+        queue: queue.clone(),
+        names: engine.member_names().iter().map(|s| s.to_string()).collect(),
+        numerics: engine.numerics(),
+        has_mlm: engine.first_model().is_some(),
+        lone_classifier: kinds == [true],
+        info,
+        opts: options.clone(),
+    });
+    let limits = BatchLimits { max_texts: options.max_batch_texts, max_chars: options.max_batch_chars };
+    let handle = worker::spawn(engine, queue.clone(), limits, options.before_inference.clone())?;
+    let app = router(state);
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // every connection is closed: no request waits any more
+    queue.close();
+    let joined = tokio::task::spawn_blocking(move || handle.join()).await;
+    served?;
+    match joined {
+        Ok(Ok(())) => Ok(()),
+        _ => anyhow::bail!("the inference thread ended abnormally"),
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/info", get(info))
+        .route("/v1/ner", post(ner))
+        .route("/v1/fill-mask", post(fill_mask))
+        .route("/{name}/{*sentence}", get(compat))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// An error answer: `{"error": message}` with a status code.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, axum::Json(json!({"error": self.message}))).into_response();
+        if matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        r
+    }
+}
+
+/// Aborts a handler task when its connection's future is dropped (client gone), so that its
+/// queued texts are released and skipped by the worker.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs a handler body as its own task so that a panic in it (a bug: nothing on the request
+/// path unwraps) answers 500 instead of dropping the connection.
+async fn guarded<Fut>(fut: Fut) -> Response
+where
+    Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
+{
+    let task = tokio::spawn(fut);
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: the request handler failed ({e})")).into_response(),
+    }
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {}; routes: POST /v1/ner, POST /v1/fill-mask, GET /health, GET /v1/info, GET /<any>/<url-encoded sentence>", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {}", uri.path()))
+}
+
+async fn health(State(st): State<Arc<AppState>>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    axum::Json(json!({
+        "status": "ok",
+        "queue": st.queue.len(),
+        "batches": st.queue.batches.load(Relaxed),
+        "texts": st.queue.texts.load(Relaxed),
+    }))
+    .into_response()
+}
+
+async fn info(State(st): State<Arc<AppState>>) -> Response {
+    axum::Json(st.info.clone()).into_response()
+}
+
+/// Is the reason a body could not be read the size limit?
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Reads the body within the request's deadline (a client that sends slowly cannot hold the
+/// connection longer: 408) and the size limit (413, checked as bytes arrive, so an oversized
+/// body is never buffered whole).
+async fn read_body(body: Body, st: &AppState, started: Instant) -> Result<Bytes, ApiError> {
+    let limit = st.opts.max_body_bytes;
+    let deadline = tokio::time::Instant::from_std(started + st.opts.timeout);
+    match tokio::time::timeout_at(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) if is_length_limit(&e) => {
+            Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than the limit of {limit} bytes")))
+        }
+        Ok(Err(e)) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {:.1} s", st.opts.timeout.as_secs_f64()),
+        )),
+    }
+}
+
+/// The body as a JSON object: 400 for invalid UTF-8, malformed JSON or a non-object, with the
+/// position of the problem.
+fn json_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::bad_request(format!("request body is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to())))?;
+    let v: Value = serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::bad_request("the request body must be a JSON object")),
+    }
+}
+
+/// Refuses fields other than `allowed` (a misspelt option should not be silently ignored).
+fn check_fields(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::bad_request(format!("unknown field \"{k}\" (fields: {})", allowed.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+/// One input text of a request.
+struct Entry {
+    id: Value,
+    text: String,
+    /// Character spans (`[[start, end], ..]`), unchecked.
+    spans: Option<Value>,
+}
+
+/// `text` or `texts` of a request: the entries and whether a single `text` was given. Checks
+/// the count and length limits (422).
+fn entries(obj: &Map<String, Value>, opts: &ServeOptions, objects: bool) -> Result<(Vec<Entry>, bool), ApiError> {
+    let (list, single): (Vec<&Value>, bool) = match (obj.get("text"), obj.get("texts")) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("give either \"text\" or \"texts\", not both")),
+        (Some(t), None) => (vec![t], true),
+        (None, Some(Value::Array(a))) => (a.iter().collect(), false),
+        (None, Some(_)) => return Err(ApiError::bad_request("\"texts\" must be a list")),
+        (None, None) => return Err(ApiError::bad_request("missing \"text\" (one string) or \"texts\" (a list)")),
+    };
+    if list.len() > opts.max_texts {
+        return Err(ApiError::unprocessable(format!("{} texts, more than the limit of {} per request", list.len(), opts.max_texts)));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for (i, v) in list.into_iter().enumerate() {
+        let at = if single { "\"text\"".to_string() } else { format!("texts[{i}]") };
+        let id = Value::from(i + 1);
+        let entry = match v {
+            Value::String(s) => Entry { id, text: s.clone(), spans: None },
+            Value::Object(m) if objects => {
+                if let Some(k) = m.keys().find(|k| !["text", "spans", "id"].contains(&k.as_str())) {
+                    return Err(ApiError::bad_request(format!("{at}: unknown field \"{k}\" (fields: text, spans, id)")));
+                }
+                let text = m
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ApiError::bad_request(format!("{at}: an object needs a string field \"text\"")))?;
+                Entry { id: m.get("id").cloned().unwrap_or(id), text: text.to_string(), spans: m.get("spans").cloned() }
+            }
+            _ if objects => return Err(ApiError::bad_request(format!("{at}: expected a string or an object {{\"text\", \"spans\"}}"))),
+            _ => return Err(ApiError::bad_request(format!("{at}: expected a string"))),
+        };
+        let n = entry.text.chars().count();
+        if n > opts.max_chars {
+            return Err(ApiError::unprocessable(format!("{at}: {n} characters, more than the limit of {} per text", opts.max_chars)));
+        }
+        out.push(entry);
+    }
+    Ok((out, single))
+}
+
+/// An entry's request; `spans` (character offsets) select explicit-span mode, like JSONL input
+/// of `maskner tag`. Bad spans fail this text alone.
+fn tag_request(e: &Entry, mode: &PhraseMode) -> Result<TagRequest, String> {
+    let Some(spans) = &e.spans else {
+        return Ok(TagRequest { text: e.text.clone(), mode: mode.clone() });
+    };
+    let arr = spans.as_array().ok_or("\"spans\" must be a list of [start, end]")?;
+    let mut chars = Vec::with_capacity(arr.len());
+    for s in arr {
+        let pair = s
+            .as_array()
+            .filter(|p| p.len() == 2)
+            .and_then(|p| Some((usize::try_from(p[0].as_u64()?).ok()?, usize::try_from(p[1].as_u64()?).ok()?)));
+        let (a, b) = pair.ok_or("each span must be [start, end] with character offsets")?;
+        chars.push(a..b);
+    }
+    let bytes = crate::text::char_to_byte_spans(&e.text, &chars).map_err(|err| err.to_string())?;
+    Ok(TagRequest { text: e.text.clone(), mode: PhraseMode::Spans(bytes) })
+}
+
+/// Queues the works and waits for all their outcomes, in order, until the request's deadline.
+async fn run(st: &AppState, works: Vec<Work>, started: Instant) -> Result<Vec<Outcome>, ApiError> {
+    if works.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = works.len();
+    let (items, receivers): (Vec<Item>, Vec<_>) = works.into_iter().map(Item::new).unzip();
+    st.queue.push_all(items).map_err(|e| match e {
+        PushError::Full(queued, cap) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("the queue is full ({queued} of {cap} texts waiting; this request has {n}); retry later"),
+        ),
+        PushError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"),
+    })?;
+    let deadline = tokio::time::Instant::from_std(started + st.opts.timeout);
+    let all = async {
+        let mut out = Vec::with_capacity(receivers.len());
+        for rx in receivers {
+            out.push(rx.await?);
+        }
+        Ok::<_, tokio::sync::oneshot::error::RecvError>(out)
+    };
+    // On timeout the receivers are dropped, so the worker skips texts it has not started.
+    match tokio::time::timeout_at(deadline, all).await {
+        Ok(Ok(out)) => {
+            if let Some(Outcome::Internal(e)) = out.iter().find(|o| matches!(o, Outcome::Internal(_))) {
+                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.clone()));
+            }
+            Ok(out)
+        }
+        Ok(Err(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the inference worker stopped")),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("timed out after {:.1} s waiting for inference (server overloaded or texts too long); retry later", st.opts.timeout.as_secs_f64()),
+        )),
+    }
+}
+
+/// Output formats of `/v1/ner`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NerFormat {
+    Json,
+    Hf,
+    Conll,
+}
+
+async fn ner(State(st): State<Arc<AppState>>, body: Body) -> Response {
+    guarded(async move { ner_inner(&st, body).await }).await
+}
+
+async fn ner_inner(st: &AppState, body: Body) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let obj = json_body(&read_body(body, st, started).await?)?;
+    check_fields(&obj, &["text", "texts", "format", "explain", "mode"])?;
+    let format = match obj.get("format").map(|f| f.as_str()) {
+        None | Some(Some("json" | "jsonl")) => NerFormat::Json,
+        Some(Some("hf")) => NerFormat::Hf,
+        Some(Some("conll")) => NerFormat::Conll,
+        _ => return Err(ApiError::bad_request("\"format\" must be \"json\", \"hf\" or \"conll\"")),
+    };
+    let explain = match obj.get("explain") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("\"explain\" must be true or false")),
+    };
+    let mode = match obj.get("mode").map(|m| m.as_str()) {
+        None | Some(Some("detect")) => PhraseMode::Detect,
+        Some(Some("markers")) => PhraseMode::Markers,
+        Some(Some("auto")) => PhraseMode::Auto,
+        _ => return Err(ApiError::bad_request("\"mode\" must be \"detect\", \"markers\" or \"auto\"")),
+    };
+    let (entries, single) = entries(&obj, &st.opts, true)?;
+    let requests: Vec<Result<TagRequest, String>> = entries.iter().map(|e| tag_request(e, &mode)).collect();
+    let works: Vec<Work> = requests.iter().filter_map(|r| r.as_ref().ok().cloned().map(Work::Tag)).collect();
+    let mut outcomes = run(st, works, started).await?.into_iter();
+    let names = st.names();
+    let mut records = Vec::with_capacity(entries.len());
+    let mut first_error = None;
+    for (e, req) in entries.iter().zip(requests) {
+        let res: Result<TagResult, String> = match req {
+            Err(msg) => Err(msg),
+            Ok(_) => match outcomes.next() {
+                Some(Outcome::Tag(r)) => r,
+                _ => Err("internal error: no result".into()),
+            },
+        };
+        let v = match &res {
+            Err(msg) => {
+                first_error.get_or_insert(msg.clone());
+                output::error_json(&e.id, msg)
+            }
+            Ok(r) => match format {
+                NerFormat::Json => output::record_json(&e.id, r, &names, explain),
+                NerFormat::Hf => output::hf(r, &names),
+                NerFormat::Conll => Value::String(output::conll(r, st.numerics)),
+            },
+        };
+        records.push(v);
+    }
+    if single {
+        let v = records.pop().unwrap_or(Value::Null);
+        // a single text that fails is the request's failure
+        let status = if first_error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+        return Ok((status, axum::Json(v)).into_response());
+    }
+    Ok(axum::Json(Value::Array(records)).into_response())
+}
+
+async fn fill_mask(State(st): State<Arc<AppState>>, body: Body) -> Response {
+    guarded(async move { fill_mask_inner(&st, body).await }).await
+}
+
+async fn fill_mask_inner(st: &AppState, body: Body) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let obj = json_body(&read_body(body, st, started).await?)?;
+    check_fields(&obj, &["text", "texts", "top_k"])?;
+    if !st.has_mlm {
+        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "the engine has no masked-LM member for fill-mask"));
+    }
+    let top_k = match obj.get("top_k") {
+        None => 10,
+        Some(v) => match v.as_u64() {
+            Some(k) if k >= 1 && k <= st.opts.max_top_k as u64 => k as usize,
+            _ => return Err(ApiError::unprocessable(format!("\"top_k\" must be a whole number from 1 to {}", st.opts.max_top_k))),
+        },
+    };
+    let (entries, single) = entries(&obj, &st.opts, false)?;
+    let works = entries.into_iter().map(|e| Work::Fill { text: e.text, top_k }).collect();
+    let mut records: Vec<Value> = Vec::new();
+    let mut failed = false;
+    for o in run(st, works, started).await? {
+        match o {
+            Outcome::Fill(Ok(v)) => records.push(v),
+            Outcome::Fill(Err(v)) => {
+                failed = true;
+                records.push(v);
+            }
+            _ => {
+                failed = true;
+                records.push(json!({"error": "internal error: no result"}));
+            }
+        }
+    }
+    if single {
+        let status = if failed { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+        return Ok((status, axum::Json(records.pop().unwrap_or(Value::Null))).into_response());
+    }
+    Ok(axum::Json(Value::Array(records)).into_response())
+}
+
+/// Decodes `%XX` escapes (a `%` not followed by two hex digits stays as is; `+` stays `+`, as
+/// in a path).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (b.get(i + 1).and_then(|&c| hex(c)), b.get(i + 2).and_then(|&c| hex(c)))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+async fn compat(State(st): State<Arc<AppState>>, uri: Uri) -> Response {
+    guarded(async move { compat_inner(&st, uri).await }).await
+}
+
+/// The reference ensemble's `GET /<any>/<sentence>`: the first path segment is ignored, the rest
+/// (with a query string, which an unencoded `?` in the sentence starts) is the sentence. The
+/// whole input is one sentence, as in the reference: marker mode if it has markers, else the
+/// automatic phrases of the whole text. Answers the ensemble JSON indented by 5 like the
+/// reference.
+async fn compat_inner(st: &AppState, uri: Uri) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let path = uri.path().strip_prefix('/').unwrap_or(uri.path());
+    let rest = path.split_once('/').map(|(_, r)| r).unwrap_or("");
+    let raw = match uri.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_string(),
+    };
+    let sentence = String::from_utf8(percent_decode(&raw))
+        .map_err(|e| ApiError::bad_request(format!("the sentence is not valid UTF-8 after URL decoding (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    if sentence.trim().is_empty() {
+        return Err(ApiError::bad_request("empty sentence: GET /<any>/<url-encoded sentence>"));
+    }
+    let n = sentence.chars().count();
+    if n > st.opts.max_chars {
+        return Err(ApiError::unprocessable(format!("the sentence has {n} characters, more than the limit of {}", st.opts.max_chars)));
+    }
+    let mode = if crate::text::has_markers(&sentence) || st.lone_classifier {
+        PhraseMode::Detect
+    } else {
+        let s = crate::text::select_phrases(&sentence);
+        PhraseMode::Spans(s.phrases.iter().filter_map(|p| p.byte_range(&s.words)).collect())
+    };
+    let outcome = run(st, vec![Work::Tag(TagRequest { text: sentence, mode })], started).await?.pop();
+    let elapsed = started.elapsed().as_secs_f64();
+    match outcome {
+        Some(Outcome::Tag(Ok(r))) => {
+            let v = output::reference_json(&r, st.numerics, elapsed);
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"     ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            serde::Serialize::serialize(&v, &mut ser).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], buf).into_response())
+        }
+        Some(Outcome::Tag(Err(e))) => {
+            let stats = json!({"Ensemble server count": st.names.len().to_string(), "Elapsed time": format!("{elapsed:.1} secs"), "return_status": "Failed"});
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": e, "stats": stats}))).into_response())
+        }
+        _ => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error: no result")),
+    }
+}
