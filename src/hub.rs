@@ -47,8 +47,8 @@ pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
     if path.exists() {
         bail!("{spec}: is a file; --model takes a model directory or a hub id");
     }
-    if spec.starts_with('.') || spec.starts_with('/') || spec.split('/').count() > 2 || spec.contains('\\') {
-        bail!("{spec}: no such model directory");
+    if !is_hub_id(spec) {
+        bail!("{spec:?}: no such model directory (and not a hub id like `bert-base-cased` or `org/name`)");
     }
     let cache = Cache::new(cache_dir());
     let cached = cache.repo(Repo::model(spec.to_string()));
@@ -65,7 +65,8 @@ pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
     }
     if offline() {
         bail!(
-            "model {spec} is not complete in the Hugging Face cache {} and HF_HUB_OFFLINE is set; missing: {}. \
+            "model {spec}: no local directory of that name, and not complete in the Hugging Face cache {} \
+             with HF_HUB_OFFLINE set; missing: {}. \
              Download it where the hub is reachable (e.g. `huggingface-cli download {spec}`) and copy the cache, \
              or pass --model <directory with the files>",
             cache_dir().display(),
@@ -80,6 +81,18 @@ pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
             missing.join(", ")
         )
     })
+}
+
+/// Hub repository ids: `name` or `org/name`, each part of letters, digits, `-`, `_` and `.`,
+/// not starting with `.` or `-` (so paths like `./x`, `~/x` or `a/b/c` are not taken for ids).
+fn is_hub_id(spec: &str) -> bool {
+    let parts: Vec<&str> = spec.split('/').collect();
+    parts.len() <= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && !p.starts_with(['.', '-'])
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
 }
 
 fn download(spec: &str, cache: &Cache) -> anyhow::Result<PathBuf> {
@@ -119,4 +132,21 @@ fn snapshot_dir(file: &Path) -> anyhow::Result<PathBuf> {
     file.parent()
         .map(Path::to_path_buf)
         .ok_or_else(|| anyhow!("{}: no parent directory", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_ids_and_paths_are_told_apart() {
+        for id in ["bert-base-cased", "ajitrajasekharan/biomedical", "Charangan/MedBERT", "a_b/c.d-1"] {
+            assert!(is_hub_id(id), "{id}");
+        }
+        for path in ["", "org/", "/abs/dir", "./rel", "../up", "~/x", "a/b/c", "dir\\x", ".hidden", "org/-x", "name with space"] {
+            assert!(!is_hub_id(path), "{path:?}");
+        }
+        let err = resolve("./no/such/dir").unwrap_err().to_string();
+        assert!(err.contains("no such model directory"), "{err}");
+    }
 }

@@ -179,3 +179,180 @@ fn build_map_cli_on_a_fixture_model_writes_a_loadable_map() {
     assert!(sig.labels_field().contains("DRUG"), "{sig}");
     std::fs::remove_dir_all(&out_dir).unwrap();
 }
+
+/// A seeded vocabulary of ~400 tokens in 24 dimensions whose rows have exactly nine entries of
+/// ±1/3, so every cosine is a multiple of 1/9: far from any 2-decimal rounding boundary (an
+/// oracle and the engine cannot round a pair differently) and full of exact ties (which the
+/// walk must break by row). Words, sub-words, single characters and specials; a third of the
+/// words seeded from their cluster's labels, some with `UNTAGGED_ENTITY` only.
+fn ninths() -> (Vec<String>, Embeddings, SeedSet) {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let labels = [["DISEASE", "GENE"], ["DRUG", "CHEMICAL_SUBSTANCE"], ["LOCATION", "PERSON"], ["CELL", "UNTAGGED_ENTITY"]];
+    let mut vocab: Vec<String> = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "7"].iter().map(|s| s.to_string()).collect();
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    let mut pairs: Vec<(String, &str)> = Vec::new();
+    let row_near = |centre: usize, next: &mut dyn FnMut(u64) -> u64| {
+        // nine coordinates: mostly the centre's block of twelve, some anywhere
+        let mut coords: Vec<usize> = Vec::new();
+        while coords.len() < 9 {
+            let c = if next(4) == 0 { next(24) as usize } else { (centre * 6 + next(12) as usize) % 24 };
+            if !coords.contains(&c) {
+                coords.push(c);
+            }
+        }
+        let mut r = vec![0f32; 24];
+        for c in coords {
+            r[c] = if next(8) == 0 { -1.0 / 3.0 } else { 1.0 / 3.0 };
+        }
+        r
+    };
+    for _ in 0..vocab.len() {
+        rows.push(row_near(next(4) as usize, &mut next));
+    }
+    for i in 0..400 {
+        let centre = next(4) as usize;
+        let tok = if i % 9 == 0 { format!("##s{i}") } else { format!("w{i}") };
+        rows.push(row_near(centre, &mut next));
+        if next(3) == 0 {
+            pairs.push((tok.clone(), labels[centre][0]));
+            if next(4) == 0 {
+                pairs.push((tok.clone(), labels[centre][1]));
+            }
+        }
+        vocab.push(tok);
+    }
+    // exact duplicates: ties at similarity 1
+    for i in [10usize, 11, 200] {
+        rows.push(rows[i].clone());
+        vocab.push(format!("dup{i}"));
+    }
+    pairs.push(("a".to_string(), "GENE"));
+    let tax = Taxonomy::jan2022();
+    let seeds = SeedSet::from_pairs(pairs.iter().map(|(t, l)| (t.as_str(), *l)), &tax).unwrap();
+    (vocab, Embeddings::from_rows(&rows).unwrap(), seeds)
+}
+
+/// ALGORITHM.md 5.3 read literally: every similarity, rounded, sorted, walked.
+fn oracle(vocab: &[String], emb: &Embeddings, seeds: &SeedSet, rule: Rule) -> Vec<String> {
+    let untagged = |t: &str| seeds.lower(t).is_none_or(|ls| ls.iter().all(|l| l.as_str() == "UNTAGGED_ENTITY"));
+    let key = |t: &str| !t.starts_with('[') && t.chars().count() >= 2;
+    let (threshold, picks, min_hood) = if rule == Rule::V2 { (20, 20, 0) } else { (10, 21, 11) };
+    let mut counts: Vec<Vec<(String, u64)>> = vec![Vec::new(); vocab.len()];
+    let bump = |c: &mut Vec<(String, u64)>, l: &str, n: u64| match c.iter_mut().find(|(x, _)| x == l) {
+        Some((_, m)) => *m += n,
+        None => c.push((l.to_string(), n)),
+    };
+    for q in (0..vocab.len()).filter(|&q| key(&vocab[q])) {
+        let eligible = |t: usize| if rule == Rule::V2 { true } else { !vocab[t].starts_with('#') && !untagged(&vocab[t]) };
+        let mut cand: Vec<(usize, i64)> = (0..vocab.len())
+            .filter(|&t| eligible(t))
+            .map(|t| (t, ((emb.cosine(q, t) as f64) * 100.0).round_ties_even() as i64))
+            .filter(|&(_, h)| h > threshold)
+            .collect();
+        cand.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut hood = Vec::new();
+        let mut seen = 0;
+        for (t, _) in cand {
+            hood.push(t);
+            if rule == Rule::V1 || !untagged(&vocab[t]) {
+                seen += 1;
+                if seen == picks {
+                    break;
+                }
+            }
+        }
+        if hood.len() < min_hood {
+            continue;
+        }
+        let mut hist: Vec<(String, u64)> = Vec::new();
+        for &t in &hood {
+            for l in seeds.lower(&vocab[t]).unwrap_or(&[]) {
+                bump(&mut hist, l.as_str(), 1);
+            }
+        }
+        for &t in &hood {
+            for (l, n) in &hist {
+                let own = seeds.lower(&vocab[t]).unwrap_or(&[]);
+                if rule == Rule::V2 || own.iter().any(|x| x.as_str() == l) {
+                    bump(&mut counts[t], l, *n);
+                }
+            }
+        }
+    }
+    vocab
+        .iter()
+        .zip(counts)
+        .map(|(tok, mut c)| {
+            if c.is_empty() {
+                return match seeds.lower(tok).filter(|ls| !ls.is_empty()) {
+                    Some(ls) => format!("{} {}", ls.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("/"), vec!["0"; ls.len()].join("/")),
+                    None => "OTHER 0".to_string(),
+                };
+            }
+            c.sort_by(|a, b| b.1.cmp(&a.1));
+            let (ls, ns): (Vec<String>, Vec<String>) = c.into_iter().map(|(l, n)| (l, n.to_string())).unzip();
+            format!("{} {}", ls.join("/"), ns.join("/"))
+        })
+        .collect()
+}
+
+#[test]
+fn v2_and_v1_builds_equal_a_literal_reading_of_the_rules() {
+    let (vocab, emb, seeds) = ninths();
+    for rule in [Rule::V2, Rule::V1] {
+        let want = oracle(&vocab, &emb, &seeds, rule);
+        let opts = BuildOptions { rule, search: SearchMode::Exact, ..BuildOptions::default() };
+        let (got, stats) = build::build(&vocab, &emb, &seeds, &opts, &|_, _| {}).unwrap();
+        assert_eq!(stats.search, "exact");
+        let labelled_hoods = want.iter().filter(|s| !s.starts_with("OTHER") && !s.ends_with(" 0")).count();
+        assert!(labelled_hoods > 100, "{rule:?}: the fixture must exercise the walk ({labelled_hoods})");
+        for ((tok, sig), want) in got.iter().zip(&want) {
+            assert_eq!(&sig.to_string(), want, "{rule:?} signature of {tok}");
+        }
+    }
+}
+
+#[test]
+fn map_files_mixed_from_two_maps_are_refused() {
+    let dir = tmp("mixed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tax = Taxonomy::jan2022();
+    for (name, text) in [("a", LABELS_TXT), ("b", "OTHER 0 [PAD]\nDRUG 4 aspirin\nGENE 2 EGFR\n")] {
+        let src = dir.join(format!("{name}.txt"));
+        std::fs::write(&src, text).unwrap();
+        EntityMap::from_labels_txt(&src, &tax).unwrap().save(&dir.join(name)).unwrap();
+    }
+    assert!(EntityMap::open(&dir.join("a")).is_ok());
+    for file in ["exact.fst", "lower.fst", "tables.bin"] {
+        let mixed = dir.join(format!("mixed-{file}"));
+        std::fs::create_dir_all(&mixed).unwrap();
+        for f in ["exact.fst", "lower.fst", "tables.bin", "meta.json"] {
+            let from = if f == file { "b" } else { "a" };
+            std::fs::copy(dir.join(from).join(f), mixed.join(f)).unwrap();
+        }
+        let err = EntityMap::open(&mixed).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("rebuild the map"), "{file} from another map: {err:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn build_map_errors_are_one_clear_line() {
+    let model = common::root().join("data/fixtures/tiny-bert-cased");
+    let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "--taxonomy", "nope", "--out", "/nonexistent/x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("taxonomy nope: not a builtin name (jan2022, feb2022)"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "-k", "0", "--out", "/nonexistent/x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-k must be at least 1"));
+    let out = maskner(&["build-map", "--model", "./no/such/model"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such model directory"));
+}

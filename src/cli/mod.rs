@@ -56,6 +56,13 @@ pub fn main() -> ExitCode {
         unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
     }
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // `maskner ... | head` should stop quietly, as Unix filters do, not report a write error
+        // (Rust ignores SIGPIPE by default). The server keeps ignoring it: a client hanging up
+        // must not end the process.
+        // SAFETY: restoring a default signal disposition before other threads start.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result: CheckResult = match cli.command {
         Command::FillMask(a) => fill_mask::run(a).map(|()| true),
         Command::BuildMap(a) => build_map::run(a).map(|()| true),

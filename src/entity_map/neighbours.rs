@@ -58,6 +58,86 @@ impl Embeddings {
     pub fn cosine(&self, a: usize, b: usize) -> f32 {
         dot(self.row(a), self.row(b))
     }
+
+    /// The given rows as one `[ids, dim]` matrix (the operand of blocked products).
+    pub fn gather(&self, ids: &[usize]) -> anyhow::Result<Tensor> {
+        let mut flat = Vec::with_capacity(ids.len() * self.dim);
+        for &i in ids {
+            flat.extend_from_slice(self.row(i));
+        }
+        Ok(Tensor::from_vec(flat, (ids.len(), self.dim), &Device::Cpu)?)
+    }
+}
+
+/// Exact similarities of `rows` with every row of `cols` (a matrix from [`Embeddings::gather`]),
+/// [`BLOCK`] rows at a time: calls `visit(first, sims)` with the block's first position in
+/// `rows` and its row-major `[block, cols]` similarities. One matrix product per block keeps
+/// the work on the GEMM kernel while memory stays at one block.
+pub fn for_each_block(
+    emb: &Embeddings,
+    rows: &[usize],
+    cols: &Tensor,
+    mut visit: impl FnMut(usize, &[f32]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let ct = cols.t()?;
+    for (b, block) in rows.chunks(BLOCK).enumerate() {
+        let sims: Vec<f32> = emb.gather(block)?.matmul(&ct)?.flatten_all()?.to_vec1()?;
+        visit(b * BLOCK, &sims)?;
+    }
+    Ok(())
+}
+
+/// The upper triangle (diagonal included) of the similarity matrix of `set` with itself, in
+/// blocks: calls `visit(first, width, sims)` where block row `r` holds the similarities of
+/// `set[first + r]` with `set[first ..]` (`width` columns). Half the arithmetic of the full
+/// matrix, for rules whose pairs are symmetric.
+pub fn for_each_upper_block(
+    emb: &Embeddings,
+    set: &[usize],
+    mut visit: impl FnMut(usize, usize, &[f32]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let all = emb.gather(set)?;
+    for first in (0..set.len()).step_by(BLOCK) {
+        let len = BLOCK.min(set.len() - first);
+        let width = set.len() - first;
+        let rows = all.narrow(0, first, len)?;
+        let cols = all.narrow(0, first, width)?;
+        let sims: Vec<f32> = rows.matmul(&cols.t()?)?.flatten_all()?.to_vec1()?;
+        visit(first, width, &sims)?;
+    }
+    Ok(())
+}
+
+/// Rows per matrix product in blocked searches.
+pub const BLOCK: usize = 512;
+
+/// The best `k` of one similarity row (`sims[i]` belongs to `ids[i]`), `(id, cosine)` best
+/// first, ties by id. One pass over a sorted buffer of `k`: once it is full most entries lose
+/// to its worst with one comparison, instead of materialising and partitioning the whole row.
+pub fn top_k_row(sims: &[f32], ids: &[usize], k: usize) -> Vec<(usize, f32)> {
+    if k > 64 {
+        // wide walks: buffer insertions would cost O(k) each; partition the row instead
+        let mut v: Vec<(usize, f32)> = ids.iter().copied().zip(sims.iter().copied()).collect();
+        if k < v.len() {
+            v.select_nth_unstable_by(k - 1, cmp_best_first);
+            v.truncate(k);
+        }
+        sort_best_first(&mut v);
+        return v;
+    }
+    let mut best: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
+    if k == 0 {
+        return best;
+    }
+    for (&id, &s) in ids.iter().zip(sims) {
+        if best.len() == k && cmp_best_first(&(id, s), &best[k - 1]).is_ge() {
+            continue;
+        }
+        let at = best.partition_point(|x| cmp_best_first(x, &(id, s)).is_lt());
+        best.insert(at, (id, s));
+        best.truncate(k);
+    }
+    best
 }
 
 /// Dot product with sixteen independent accumulators over exact chunks, so the compiler vectorises it (a single
@@ -124,14 +204,10 @@ impl<'e> Index<'e> {
         let exact = match mode {
             SearchMode::Exact => true,
             SearchMode::Hnsw => false,
-            SearchMode::Auto => targets.len() <= EXACT_TARGETS_LIMIT || expected_queries < 1000,
+            SearchMode::Auto => Self::prefers_exact(targets.len(), expected_queries),
         };
         let kind = if exact {
-            let mut flat = Vec::with_capacity(targets.len() * emb.dim());
-            for &t in &targets {
-                flat.extend_from_slice(emb.row(t));
-            }
-            Kind::Exact(Tensor::from_vec(flat, (targets.len(), emb.dim()), &Device::Cpu)?)
+            Kind::Exact(emb.gather(&targets)?)
         } else {
             // max_layer 16: the only layer count hnsw_rs can also save, should we persist it
             let hnsw = Hnsw::new(24, targets.len(), 16, 200, CosineDistance);
@@ -144,6 +220,11 @@ impl<'e> Index<'e> {
             Kind::Hnsw(hnsw)
         };
         Ok(Self { emb, targets, kind })
+    }
+
+    /// What `auto` chooses for this many targets and queries.
+    pub fn prefers_exact(targets: usize, queries: usize) -> bool {
+        targets <= EXACT_TARGETS_LIMIT || queries < 1000
     }
 
     pub fn is_exact(&self) -> bool {
@@ -184,12 +265,13 @@ impl<'e> Index<'e> {
     pub fn rows(&self, queries: &[usize]) -> anyhow::Result<Vec<Vec<f32>>> {
         match &self.kind {
             Kind::Exact(m) => {
-                let mut flat = Vec::with_capacity(queries.len() * self.emb.dim());
-                for &q in queries {
-                    flat.extend_from_slice(self.emb.row(q));
-                }
-                let qm = Tensor::from_vec(flat, (queries.len(), self.emb.dim()), &Device::Cpu)?;
-                Ok(qm.matmul(&m.t()?)?.to_vec2()?)
+                let n = self.targets.len().max(1);
+                let mut out = Vec::with_capacity(queries.len());
+                for_each_block(self.emb, queries, m, |_, sims| {
+                    out.extend(sims.chunks(n).map(<[f32]>::to_vec));
+                    Ok(())
+                })?;
+                Ok(out)
             }
             Kind::Hnsw(_) => Ok(queries.par_iter().map(|&q| self.exact_row(q)).collect()),
         }
@@ -203,43 +285,16 @@ impl<'e> Index<'e> {
 
     /// The best `k` of a similarity row from [`Index::rows`], `(row id, cosine)` best first.
     pub fn top_of_row(&self, sims: &[f32], k: usize) -> Vec<(usize, f32)> {
-        let mut v: Vec<(usize, f32)> = sims.iter().enumerate().map(|(i, &s)| (self.targets[i], s)).collect();
-        let k = k.min(v.len());
-        if k > 0 && k < v.len() {
-            v.select_nth_unstable_by(k - 1, cmp_best_first);
-        }
-        v.truncate(k);
-        sort_best_first(&mut v);
-        v
+        top_k_row(sims, &self.targets, k)
     }
 
     fn search_exact(&self, m: &Tensor, queries: &[usize], k: usize) -> anyhow::Result<Vec<Vec<(usize, f32)>>> {
         let mut out = Vec::with_capacity(queries.len());
-        let mt = m.t()?;
-        for block in queries.chunks(512) {
-            let mut flat = Vec::with_capacity(block.len() * self.emb.dim());
-            for &q in block {
-                flat.extend_from_slice(self.emb.row(q));
-            }
-            let qm = Tensor::from_vec(flat, (block.len(), self.emb.dim()), &Device::Cpu)?;
-            let sims: Vec<f32> = qm.matmul(&mt)?.flatten_all()?.to_vec1()?;
-            let n = self.targets.len();
-            let rows: Vec<Vec<(usize, f32)>> = sims
-                .par_chunks(n.max(1))
-                .map(|row| {
-                    let mut v: Vec<(usize, f32)> = row.iter().enumerate().map(|(i, &s)| (self.targets[i], s)).collect();
-                    if k < v.len() && k > 0 {
-                        v.select_nth_unstable_by(k - 1, cmp_best_first);
-                        v.truncate(k);
-                    }
-                    sort_best_first(&mut v);
-                    v.truncate(k);
-                    v.shrink_to_fit(); // rows are kept: do not hold on to a vocabulary-sized buffer
-                    v
-                })
-                .collect();
-            out.extend(rows);
-        }
+        let n = self.targets.len().max(1);
+        for_each_block(self.emb, queries, m, |_, sims| {
+            out.par_extend(sims.par_chunks(n).map(|row| top_k_row(row, &self.targets, k)));
+            Ok(())
+        })?;
         Ok(out)
     }
 }

@@ -228,6 +228,9 @@ impl EntityMap {
         {
             bail!("{}: map tables do not match meta.json; rebuild the map", dir.display());
         }
+        if vocab_hash(&tables.tokens) != meta.vocab_hash || !indexes_match(&exact, &lower, &tables, unions.len()) {
+            bail!("{}: map files do not belong together (tables.bin, exact.fst, lower.fst, meta.json); rebuild the map", dir.display());
+        }
         Ok(Self { meta, exact, lower, tables, unions })
     }
 
@@ -289,6 +292,29 @@ impl EntityMap {
             _ => (Signature::single(Label::new(UNTAGGED_ENTITY), 1), LookupSource::Unknown),
         }
     }
+}
+
+/// Every exact key names its own token and every lower-case key a case-union signature, so
+/// files mixed up from two maps are refused at load instead of answering wrong lookups.
+fn indexes_match(exact: &fst::Map<Bytes>, lower: &fst::Map<Bytes>, t: &Tables, unions: usize) -> bool {
+    use fst::Streamer;
+    let mut s = exact.stream();
+    while let Some((k, v)) = s.next() {
+        if t.tokens.get(v as usize).is_none_or(|tok| tok.as_bytes() != k) {
+            return false;
+        }
+    }
+    let lowered: std::collections::HashSet<String> = t.tokens.iter().map(|tok| tok.to_lowercase()).collect();
+    if lower.len() != lowered.len() {
+        return false;
+    }
+    let mut s = lower.stream();
+    while let Some((k, v)) = s.next() {
+        if v as usize >= unions || std::str::from_utf8(k).map_or(true, |k| !lowered.contains(k)) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Builds the exact and lower-case indexes. Exact: the last line of a token wins (the

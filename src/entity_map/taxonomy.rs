@@ -150,7 +150,7 @@ pub enum TaxonomyError {
     },
     #[error("taxonomy {taxonomy}: no groups")]
     Empty { taxonomy: String },
-    #[error("{path}: {source}")]
+    #[error("taxonomy {path}: not a builtin name (jan2022, feb2022) and cannot be read")]
     Io {
         path: String,
         source: std::io::Error,

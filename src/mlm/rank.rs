@@ -73,7 +73,7 @@ impl Iterator for Ranked<'_> {
             if self.done >= total {
                 return None;
             }
-            let want = (self.done * 4).clamp(64, total);
+            let want = (self.done * 4).max(64).min(total); // not clamp: it panics when total < 64
             let top = self.logits.top_k(want);
             self.block = top[self.done..].to_vec();
             self.pos = 0;
@@ -107,5 +107,12 @@ mod tests {
         expect.sort_by(|&a, &b| before((a, values[a as usize]), (b, values[b as usize])));
         let got: Vec<u32> = l.ranked().map(|p| p.id).collect();
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn ranked_walks_vocabularies_smaller_than_a_block() {
+        let l = Logits::new(vec![0.1, 0.9, 0.5]);
+        let got: Vec<u32> = l.ranked().map(|p| p.id).collect();
+        assert_eq!(got, vec![1, 2, 0]);
     }
 }
