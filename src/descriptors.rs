@@ -138,8 +138,17 @@ pub fn ci_prompt(tok: &WordPieceTokenizer, casing: &VocabCasing, phrase: &[Strin
 
 /// The CS prompt: the sentence's words with `phrase` (a word range) replaced by one `[MASK]`.
 /// A sentence longer than `max_len` word pieces keeps the widest window of whole words around
-/// the phrase that fits (the reference instead dropped words from the end).
+/// the phrase that fits (the reference instead dropped words from the end). An empty phrase or
+/// one outside the sentence is an error.
 pub fn cs_prompt(tok: &WordPieceTokenizer, words: &[String], phrase: std::ops::Range<usize>, max_len: usize) -> anyhow::Result<Prompt> {
+    if phrase.start >= phrase.end || phrase.end > words.len() {
+        anyhow::bail!(
+            "phrase words {}..{} are not a non-empty range of the sentence's {} words",
+            phrase.start,
+            phrase.end,
+            words.len()
+        );
+    }
     let word_ids: Vec<Vec<u32>> = words.iter().map(|w| if w.is_empty() { Ok(Vec::new()) } else { tok.pieces(w) }).collect::<anyhow::Result<_>>()?;
     let cost = |r: std::ops::Range<usize>| -> usize { word_ids[r].iter().map(Vec::len).sum() };
     let budget = max_len.saturating_sub(3); // [CLS], [MASK], [SEP]
@@ -203,14 +212,17 @@ fn is_noise(token: &str, numerics: Numerics) -> bool {
 /// and noise, count sub-words against the budget without keeping them (compat only; the fixed
 /// mode does not let them use up the budget), look up each kept token's signature, and apply
 /// the CI overrides for single-word phrases.
+///
+/// The budget is checked only after a kept descriptor, as in the reference: when sub-words use
+/// up the rest of the budget (compat), the next kept token is still taken, then the walk stops.
 pub fn harvest(ctx: &HarvestContext<'_>, logits: &Logits, prompt: &PromptKind, at_cls: bool, budget: usize) -> Vec<Descriptor> {
     let mut out = Vec::new();
+    if budget == 0 {
+        return out;
+    }
     let mut used = 0;
     let logit_of = |tok: &str| ctx.tokenizer.id(tok).and_then(|id| logits.get(id)).map(f64::from);
     for p in logits.ranked() {
-        if used >= budget {
-            break;
-        }
         let token = ctx.tokenizer.token(p.id);
         if token.is_empty() || ctx.stoplist.contains(token) || is_noise(token, ctx.numerics) {
             continue;
@@ -240,6 +252,9 @@ pub fn harvest(ctx: &HarvestContext<'_>, logits: &Logits, prompt: &PromptKind, a
         }
         out.push(desc);
         used += 1;
+        if used >= budget {
+            break;
+        }
     }
     out
 }
@@ -282,5 +297,18 @@ mod tests {
         }
         assert!(is_noise("()", Numerics::Compat) && is_noise("()", Numerics::Fixed));
         assert!(!is_noise("--", Numerics::Compat) && is_noise("--", Numerics::Fixed));
+    }
+
+    #[test]
+    fn noise_edge_cases() {
+        for m in [Numerics::Compat, Numerics::Fixed] {
+            assert!(is_noise("", m), "empty (a substring of anything, and not a word)");
+            assert!(is_noise("#$", m), "`#$` is in string.punctuation and only punctuation");
+            assert!(is_noise(".com", m) && is_noise("[unused3]", m), "leading `.` or `[`");
+            assert!(!is_noise("'s", m) && !is_noise("##s", m), "sub-words are the harvest's business");
+        }
+        // `##` is not a substring of string.punctuation: compat counts it as a sub-word later
+        assert!(!is_noise("##", Numerics::Compat) && is_noise("##", Numerics::Fixed));
+        assert!(!is_noise("?!", Numerics::Compat) && is_noise("?!", Numerics::Fixed));
     }
 }
