@@ -2,7 +2,7 @@
 """Validate the seed term lists in descriptors/seeds/*.txt.
 
 Usage:
-    python3 tools/check_seeds.py [--seeds-dir DIR] [--strict] [--verbose]
+    python3 tools/check_seeds.py [--seeds-dir DIR] [--strict] [--verbose] [--benchmarks DIR]
 
 Each seed file is named <LABEL>.txt and looks like:
 
@@ -31,10 +31,46 @@ Warnings (exit status 0 unless --strict):
   * share of terms that occur in more than one file above MAX_OVERLAP_SHARE.
 
 Prints per-file, per-group and total distinct-term counts and single-word shares.
+
+Test-split leakage check (--benchmarks DIR, e.g. ../shared/benchmarks):
+  Project rule: seed terms must not be harvested from any benchmark TEST split. Each
+  subdirectory of DIR with a test split is one dataset. Splits are found by file name: the
+  stem (or its last `_` part) `test` is the test split; `train`, `dev`, `devel`, `valid`
+  are the train/devel splits (test.tsv, train.tsv, devel.tsv, conllpp_test.txt, ...); other
+  files (reference_*, SOURCE, ...) are not read. Formats: `token<TAB>tag`, CoNLL-2003
+  `token POS chunk NER` (`-DOCSTART-` lines are document breaks) and `token TAG`; the
+  tag is the last field, one of O, B, I, B-X, I-X, B_X, I_X; a blank line ends a sentence.
+  Gold mentions are maximal spans of a B (or a stray I) followed by Is of the same type.
+  Two kinds of unit are compared:
+    mention  the whole mention, its tokens joined by single spaces;
+    token    each token of a mention that has a letter or digit.
+  Units are compared case-insensitively (NFC, casefold) and ignoring spaces (the JNLPBA
+  train/devel files split `IL-2` into `IL - 2`, its test file does not). For each kind,
+  take the distinct units that occur ONLY in the test split and those that occur ONLY in
+  the train/devel splits, and count how many of each are seed terms (whole unit equal to a seed term of
+  any file, case-insensitive; a unit also matches when it equals a seed term with all
+  spaces removed on both sides, so `non - small cell` matches `non-small cell`). Units
+  in both sides say nothing about where a list came from and are left out.
+  A list authored independently of the benchmark hits test-only and train/devel-only
+  units at about the same rate; a list harvested from the test split hits test-only units
+  much more often. A dataset is FLAGGED (an error, exit status 1) when, for either kind,
+    * the one-sided Fisher exact test (hypergeometric upper tail; the exact form of the
+      one-sided two-proportion test, valid for small counts) of
+      H1: rate(test-only) > rate(train/devel-only) gives p < LEAK_ALPHA / 2
+      (LEAK_ALPHA = 0.01 per dataset, Bonferroni over the two kinds), AND
+    * rate(test-only) - rate(train/devel-only) >= LEAK_MIN_DIFF (2 percentage points).
+  The p-value guards against chance on small sets; the minimum difference keeps a
+  negligible difference on large sets from counting. A dataset without train/devel splits
+  (custom) has no baseline: its figures are printed but it cannot be flagged.
+  Prints, per dataset and kind, the counts and rates, the difference and p, and the first
+  LEAK_LIST test-only units that are seed terms with their seed files (all of them with
+  --verbose or when the dataset is flagged). The benchmark files are only read.
+
 Standard library only.
 """
 
 import argparse
+import math
 import os
 import sys
 import unicodedata
@@ -87,6 +123,12 @@ KEY_ORDER = REQUIRED_KEYS + OPTIONAL_KEYS
 MIN_TERMS = 30
 MIN_SINGLE_WORD_SHARE = 0.85
 MAX_OVERLAP_SHARE = 0.05
+
+# --benchmarks: per-dataset significance level (split over the two unit kinds), minimum
+# excess of the test-only rate, and how many test-only seed hits to list per kind.
+LEAK_ALPHA = 0.01
+LEAK_MIN_DIFF = 0.02
+LEAK_LIST = 20
 
 
 def label_to_group():
@@ -231,6 +273,218 @@ def check_file(path, errors, warnings):
     return (label or file_label, LABEL_GROUP.get(file_label, group), terms)
 
 
+# --- test-split leakage check (--benchmarks) -------------------------------------------------
+
+TEST_STEMS = {"test"}
+TRAIN_STEMS = {"train", "dev", "devel", "valid", "validation"}
+SPLIT_EXTS = (".tsv", ".txt", ".conll", ".bio", ".iob")
+
+
+def split_kind(filename):
+    """'test', 'train' (train or devel) or None, from a benchmark file name."""
+    stem, ext = os.path.splitext(filename)
+    if ext.lower() not in SPLIT_EXTS:
+        return None
+    stem = stem.lower()
+    last = stem.rsplit("_", 1)[-1]
+    for part in (stem, last):
+        if part in TEST_STEMS:
+            return "test"
+        if part in TRAIN_STEMS:
+            return "train"
+    return None
+
+
+def parse_tag(tag):
+    """(prefix, type) for a BIO tag: ('O', None), ('B', ''), ('I', 'PER'), ...; None if unknown."""
+    if tag == "O":
+        return ("O", None)
+    if tag in ("B", "I"):
+        return (tag, "")
+    if len(tag) > 2 and tag[0] in "BI" and tag[1] in "-_":
+        return (tag[0], tag[2:])
+    return None
+
+
+def read_mentions(path):
+    """Gold mentions of a BIO file, in file order, each a tuple of tokens."""
+    mentions = []
+    cur, cur_type = None, None
+
+    def close():
+        if cur:
+            mentions.append(tuple(cur))
+
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                close()
+                cur, cur_type = None, None
+                continue
+            fields = line.split("\t") if "\t" in line else line.split()
+            fields = [f.strip() for f in fields]
+            if fields[0] == "-DOCSTART-":
+                close()
+                cur, cur_type = None, None
+                continue
+            if len(fields) < 2 or not fields[0]:
+                raise ValueError("%s:%d: expected 'token<sep>tag', got %r" % (path, lineno, line))
+            parsed = parse_tag(fields[-1])
+            if parsed is None:
+                raise ValueError("%s:%d: unknown tag %r" % (path, lineno, fields[-1]))
+            prefix, typ = parsed
+            if prefix == "O":
+                close()
+                cur, cur_type = None, None
+            elif prefix == "I" and cur is not None and typ == cur_type:
+                cur.append(fields[0])
+            else:  # B, or an I that does not continue the open span (starts one, as conlleval)
+                close()
+                cur, cur_type = [fields[0]], typ
+    close()
+    return mentions
+
+
+def norm_key(text):
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def compact(key):
+    return "".join(key.split())
+
+
+def units_of(mentions):
+    """kind -> OrderedDict(identity -> (key, surface of first occurrence)), for the kinds
+    'mention' and 'token'. The identity ignores spaces, so that a split tokenised
+    differently (JNLPBA train/devel split `IL - 2`, its test keeps `IL-2`) gives the same unit."""
+    out = {"mention": OrderedDict(), "token": OrderedDict()}
+    for toks in mentions:
+        surface = " ".join(toks)
+        key = norm_key(surface)
+        out["mention"].setdefault(compact(key), (key, surface))
+        for t in toks:
+            if any(c.isalnum() for c in t):
+                key = norm_key(t)
+                out["token"].setdefault(compact(key), (key, t))
+    return out
+
+
+def fisher_greater(a, n1, c, n2):
+    """One-sided Fisher exact p for rate a/n1 > c/n2: P(X >= a), X ~ Hypergeom(n1+n2, a+c, n1)."""
+    k = a + c
+    n = n1 + n2
+    if k == 0 or n1 == 0 or n2 == 0:
+        return 1.0
+
+    def lchoose(x, y):
+        return math.lgamma(x + 1) - math.lgamma(y + 1) - math.lgamma(x - y + 1)
+
+    base = lchoose(n, n1)
+    logs = [lchoose(k, x) + lchoose(n - k, n1 - x) - base
+            for x in range(a, min(n1, k) + 1)]
+    if not logs:
+        return 0.0
+    m = max(logs)
+    return min(1.0, math.exp(m) * sum(math.exp(v - m) for v in logs))
+
+
+def leakage_check(bench_dir, seed_files, verbose):
+    """Print the leakage report; return (list of error strings, list of note strings).
+
+    seed_files: case-insensitive seed key -> list of seed file names holding it."""
+    errors, notes = [], []
+    by_compact = defaultdict(list)
+    for key, files in seed_files.items():
+        by_compact[compact(key)].extend(f for f in files if f not in by_compact[compact(key)])
+
+    def seed_match(key):
+        if key in seed_files:
+            return seed_files[key]
+        return by_compact.get(compact(key))
+
+    if not os.path.isdir(bench_dir):
+        return ["benchmarks directory not found: %s" % bench_dir], notes
+    datasets = []
+    for name in sorted(os.listdir(bench_dir)):
+        d = os.path.join(bench_dir, name)
+        if name.startswith(".") or not os.path.isdir(d):
+            continue
+        files = sorted(f for f in os.listdir(d) if os.path.isfile(os.path.join(d, f)))
+        test = [f for f in files if split_kind(f) == "test"]
+        train = [f for f in files if split_kind(f) == "train"]
+        if test:
+            datasets.append((name, d, test, train))
+        else:
+            notes.append("benchmarks: %s has no test split, skipped" % name)
+    if not datasets:
+        return ["no dataset with a test split under %s" % bench_dir], notes
+
+    alpha = LEAK_ALPHA / 2  # Bonferroni over the two unit kinds
+    print()
+    print("test-split leakage (benchmarks: %s; %d case-insensitive seed terms)"
+          % (bench_dir, len(seed_files)))
+    print("  unit kinds: mention = whole gold mention, token = one token of a mention;")
+    print("  hits = distinct units equal to a seed term (case-insensitive); flag if the test-only")
+    print("  rate exceeds the train/devel-only rate with one-sided Fisher p < %g and by >= %g pp"
+          % (alpha, 100 * LEAK_MIN_DIFF))
+    hdr = "  %-15s %-7s %8s %6s %7s %9s %6s %7s %8s %9s  %s" % (
+        "dataset", "unit", "test-only", "hits", "rate", "trdv-only", "hits", "rate", "diff pp",
+        "p", "verdict")
+    print(hdr)
+    details = []
+    for name, d, test_files, train_files in datasets:
+        try:
+            test_m = [m for f in test_files for m in read_mentions(os.path.join(d, f))]
+            train_m = [m for f in train_files for m in read_mentions(os.path.join(d, f))]
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            errors.append("benchmarks: %s: cannot read: %s" % (name, exc))
+            continue
+        tu, ru = units_of(test_m), units_of(train_m)
+        flagged_kinds = []
+        rows = []
+        for kind in ("mention", "token"):
+            t_only = [v for ident, v in tu[kind].items() if ident not in ru[kind]]
+            r_only = [v for ident, v in ru[kind].items() if ident not in tu[kind]]
+            t_hits = [(sf, seed_match(k)) for k, sf in t_only if seed_match(k)]
+            r_hits = sum(1 for k, _ in r_only if seed_match(k))
+            n1, a, n2, c = len(t_only), len(t_hits), len(r_only), r_hits
+            r1 = a / n1 if n1 else 0.0
+            if not train_files:
+                print("  %-15s %-7s %9d %6d %6.2f%% %9s %6s %7s %8s %9s  %s" % (
+                    name, kind, n1, a, 100 * r1, "-", "-", "-", "-", "-",
+                    "no train/devel split: not tested"))
+                rows.append((kind, t_hits, False))
+                continue
+            r2 = c / n2 if n2 else 0.0
+            diff = r1 - r2
+            pval = fisher_greater(a, n1, c, n2)
+            bad = pval < alpha and diff >= LEAK_MIN_DIFF
+            if bad:
+                flagged_kinds.append(kind)
+            print("  %-15s %-7s %9d %6d %6.2f%% %9d %6d %6.2f%% %+8.2f %9.2g  %s" % (
+                name, kind, n1, a, 100 * r1, n2, c, 100 * r2, 100 * diff, pval,
+                "FLAGGED" if bad else "ok"))
+            rows.append((kind, t_hits, bad))
+        if flagged_kinds:
+            errors.append("benchmarks: %s: seed terms look harvested from the test split (%s: "
+                          "test-only rate clearly above the train/devel-only rate)"
+                          % (name, ", ".join(flagged_kinds)))
+        details.append((name, test_files, rows, bool(flagged_kinds)))
+
+    for name, test_files, rows, flagged in details:
+        print()
+        print("  %s (%s): test-only units that are seed terms%s"
+              % (name, ", ".join(test_files), " -- FLAGGED, all listed" if flagged else ""))
+        for kind, hits, _ in rows:
+            show = hits if (flagged or verbose) else hits[:LEAK_LIST]
+            more = "" if len(show) == len(hits) else " (first %d of %d)" % (len(show), len(hits))
+            print("    %s: %d%s" % (kind, len(hits), more))
+            for surface, files in show:
+                print("      %s  [%s]" % (surface, ", ".join(files)))
+    return errors, notes
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     default_dir = os.path.join(os.path.dirname(here), "descriptors", "seeds")
@@ -239,6 +493,9 @@ def main():
     ap.add_argument("--strict", action="store_true", help="treat warnings as errors")
     ap.add_argument("--verbose", action="store_true",
                     help="list per-file counts and the terms shared between files")
+    ap.add_argument("--benchmarks", metavar="DIR",
+                    help="also check that no seed list looks harvested from a benchmark test "
+                         "split (DIR holds one subdirectory per dataset)")
     args = ap.parse_args()
 
     if not os.path.isdir(args.seeds_dir):
@@ -271,11 +528,13 @@ def main():
         errors.append("no *.txt seed files in %s" % args.seeds_dir)
 
     per_file = OrderedDict()  # label -> (group, terms)
+    shown = {}  # label -> file name as shown (feb2022/ files with their subdirectory)
     for p in paths:
         res = check_file(p, errors, warnings)
         if res is not None:
             label, group, terms = res
             per_file[os.path.basename(p)[:-4]] = (group, terms)
+            shown[os.path.basename(p)[:-4]] = os.path.relpath(p, args.seeds_dir)
 
     # term -> files
     where = defaultdict(list)
@@ -331,6 +590,18 @@ def main():
         print("shared terms:")
         for t in shared:
             print("  %s: %s" % (t, ", ".join(where[t])))
+
+    if args.benchmarks:
+        seed_files = OrderedDict()  # case-insensitive term -> seed files holding it
+        for lab, (_, terms) in per_file.items():
+            for t in terms:
+                files = seed_files.setdefault(norm_key(t), [])
+                if shown[lab] not in files:
+                    files.append(shown[lab])
+        leak_errors, leak_notes = leakage_check(args.benchmarks, seed_files, args.verbose)
+        errors.extend(leak_errors)
+        for n in leak_notes:
+            print("note: %s" % n)
 
     if warnings:
         print()
