@@ -356,3 +356,26 @@ fn build_map_errors_are_one_clear_line() {
     let out = maskner(&["build-map", "--model", "./no/such/model"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such model directory"));
 }
+
+#[test]
+fn map_cache_is_keyed_by_embeddings_not_by_how_the_model_was_named() {
+    use maskner::entity_map::cache;
+    let tax = Taxonomy::jan2022();
+    let seeds = SeedSet::builtin(&tax).unwrap();
+    let opts = BuildOptions::default();
+    let root = common::root();
+    let load = |spec: &str, dir: std::path::PathBuf| maskner::mlm::MaskedLm::load(spec, &dir).unwrap();
+    let abs = root.join("data/fixtures/tiny-bert-cased");
+    let a = load(abs.to_str().unwrap(), abs.clone());
+    let b = load(abs.join("..").join("tiny-bert-cased").to_str().unwrap(), abs.join("..").join("tiny-bert-cased"));
+    assert_eq!(cache::map_dir(&a, &seeds, &opts, &tax), cache::map_dir(&b, &seeds, &opts, &tax));
+    // same vocabulary, other weights: another map
+    let med = root.join("data/fixtures/tiny-medbert-cased");
+    let m = load(med.to_str().unwrap(), med.clone());
+    assert_eq!(m.tokenizer().vocab(), a.tokenizer().vocab());
+    let (da, dm) = (cache::map_dir(&a, &seeds, &opts, &tax), cache::map_dir(&m, &seeds, &opts, &tax));
+    assert_ne!(da.file_name(), dm.file_name());
+    // and another rule: another map
+    let v2 = BuildOptions { rule: Rule::V2, ..BuildOptions::default() };
+    assert_ne!(cache::map_dir(&a, &seeds, &v2, &tax), da);
+}

@@ -1,9 +1,9 @@
 //! Maps per model, built on first use and cached.
 //!
 //! A model's map lives under `<cache>/maps/<model>/<vocab hash>-<settings hash>/` (see
-//! [`super::store::cache_root`]); the settings hash covers the seed terms, the rule and its
-//! parameters and the taxonomy, so changing any of them builds a new map and never reuses a
-//! stale one.
+//! [`super::store::cache_root`]); the settings hash covers the input embeddings, the seed
+//! terms, the rule and its parameters and the taxonomy, so changing any of them builds a new
+//! map and never reuses a stale one.
 
 use super::build::{self, BuildOptions, BuildStats};
 use super::neighbours::Embeddings;
@@ -11,17 +11,29 @@ use super::seeds::{Fnv, SeedSet};
 use super::store::{EntityMap, FORMAT_VERSION, MapMeta, cache_root, vocab_hash};
 use super::taxonomy::Taxonomy;
 use crate::mlm::MaskedLm;
-use std::path::PathBuf;
+use candle_core::Tensor;
+use std::path::{Path, PathBuf};
 
-/// The cache directory of the map for `lm` built from `seeds` with `opts`.
+/// The cache directory of the map for `lm` built from `seeds` with `opts`. Keyed by what the
+/// map depends on: the vocabulary, a fingerprint of the input embeddings (so a new snapshot or
+/// a fine-tuned model with the same vocabulary never reuses a map), the seeds, the rule and the
+/// taxonomy. The model part of the path is only for people reading the cache: a hub id, or a
+/// local directory's name however it was spelled.
 pub fn map_dir(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy: &Taxonomy) -> PathBuf {
     let mut h = Fnv::new();
     h.write(&seeds.content_hash().to_le_bytes());
     h.write(serde_json::to_string(opts).unwrap_or_default().as_bytes());
     h.write(taxonomy.name().as_bytes());
     h.write(&FORMAT_VERSION.to_le_bytes());
-    let model: String = lm
-        .name()
+    h.write(&embedding_fingerprint(lm.word_embeddings()).to_le_bytes());
+    let shown = if lm.dir().is_dir() && Path::new(lm.name()).is_dir() {
+        lm.dir().canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+    } else {
+        None
+    };
+    let model: String = shown
+        .as_deref()
+        .unwrap_or(lm.name())
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' { c } else { '_' })
         .collect();
@@ -29,6 +41,23 @@ pub fn map_dir(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy: &T
         .join("maps")
         .join(model.trim_start_matches(['.', '_']))
         .join(format!("{}-{:016x}", vocab_hash(lm.tokenizer().vocab()), h.finish()))
+}
+
+/// A hash of up to 256 evenly spaced rows of the embedding matrix: cheap at every start, and
+/// different for any two real models.
+fn embedding_fingerprint(emb: &Tensor) -> u64 {
+    let rows = emb.dims().first().copied().unwrap_or(0);
+    let picked: Vec<u32> = (0..rows).step_by((rows / 256).max(1)).map(|r| r as u32).collect();
+    let mut h = Fnv::new();
+    let values = Tensor::new(picked.as_slice(), emb.device())
+        .and_then(|ids| emb.index_select(&ids, 0))
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f32>());
+    match values {
+        Ok(v) => v.iter().for_each(|x| h.write(&x.to_le_bytes())),
+        Err(_) => h.write(b"unreadable"),
+    }
+    h.finish()
 }
 
 /// Builds the map of `lm` (not cached). `progress` draws a bar on stderr.
