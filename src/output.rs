@@ -5,7 +5,7 @@
 use crate::aggregate::{Prefix, SpanPrediction, TermTag};
 use crate::compat::{self, Numerics};
 use crate::ensemble::{self, FinalTag};
-use crate::pipeline::{TagResult, TaggedSentence};
+use crate::pipeline::{ClassifiedEntity, TagResult, TaggedSentence};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -59,9 +59,13 @@ pub struct Entity {
     /// The display tag of the first term (`B_DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]`,
     /// possibly with a second prediction after `/`).
     pub tag: String,
-    /// The chosen member's pooled confidence of `group`.
+    /// The chosen member's pooled confidence of `group`; for a token classifier running alone,
+    /// its pipeline score.
     pub score: f64,
     pub member: String,
+    /// A token classifier running alone: the model's own label (the pipeline's `entity_group`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Term indices of the entity within its sentence.
     #[serde(skip)]
     pub terms: std::ops::Range<usize>,
@@ -75,9 +79,40 @@ fn span_at(s: &TaggedSentence, m: usize, t: usize) -> Option<&SpanPrediction> {
     s.outputs.get(m)?.spans.get(&start)
 }
 
+/// The f32 as the f64 of its shortest decimal form (`0.5362` rather than `0.53619998693466`).
+fn shortest(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
+/// The entities a token classifier found running alone, as its pipeline reports them.
+fn classified_entities(found: &[ClassifiedEntity], member_names: &[&str]) -> Vec<Entity> {
+    found
+        .iter()
+        .map(|e| Entity {
+            start: e.span.start,
+            end: e.span.end,
+            word: e.span.word.clone(),
+            group: e.tag.group.as_str().to_string(),
+            subtype: e.tag.subtype.as_str().to_string(),
+            tag: TermTag::Entity(Prefix::B, e.tag.clone()).flipped(),
+            score: shortest(e.span.score),
+            member: member_names.first().unwrap_or(&"").to_string(),
+            label: Some(e.span.entity_group.clone()),
+            terms: 0..0,
+            sentence: 0,
+        })
+        .collect()
+}
+
 /// Entities of a result: a run starts at a `B_` first prediction and continues over `I_` of the
 /// same group (an `I_` without `B_` starts one too). The appended period never belongs to one.
+/// `word` is the text between the run's first and last term; in marker mode, the terms joined
+/// by single spaces (the text there holds the markers). A run of empty terms (a standalone
+/// `:__entity__`) is no entity. A token classifier running alone gives its own entities.
 pub fn entities(result: &TagResult, member_names: &[&str]) -> Vec<Entity> {
+    if let Some(found) = &result.classified {
+        return classified_entities(found, member_names);
+    }
     let offs = CharOffsets::new(&result.text);
     let mut out = Vec::new();
     for (si, s) in result.sentences.iter().enumerate() {
@@ -105,15 +140,26 @@ pub fn entities(result: &TagResult, member_names: &[&str]) -> Vec<Entity> {
                 .and_then(|p| p.pooled.iter().find(|g| g.group == tag.group).map(|g| g.confidence))
                 .unwrap_or(0.0);
             let (bs, be) = (s.terms[t].start, s.terms[end - 1].end);
+            let word = if s.markers {
+                let words: Vec<&str> = s.terms[t..end].iter().map(|x| x.text.as_str()).filter(|w| !w.is_empty()).collect();
+                words.join(" ")
+            } else {
+                result.text.get(bs..be).unwrap_or("").to_string()
+            };
+            if word.is_empty() {
+                t = end;
+                continue;
+            }
             out.push(Entity {
                 start: offs.at(bs),
                 end: offs.at(be),
-                word: result.text.get(bs..be).unwrap_or("").to_string(),
+                word,
                 group: tag.group.as_str().to_string(),
                 subtype: tag.subtype.as_str().to_string(),
                 tag: fin.to_string(),
                 score: compat::round4(score),
                 member: member_names.get(fin.member).unwrap_or(&"").to_string(),
+                label: None,
                 terms: t..end,
                 sentence: si,
             });
@@ -141,7 +187,11 @@ pub fn record_json(id: &Value, result: &TagResult, member_names: &[&str], explai
         .iter()
         .map(|e| {
             let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-            if explain {
+            if explain && e.label.is_some() {
+                // a lone classifier's entity is explained by the model's own label and score
+                let name = member_names.first().unwrap_or(&"").to_string();
+                v["explanation"] = json!({ name: {"label": e.label, "score": e.score} });
+            } else if explain {
                 let s = &result.sentences[e.sentence];
                 let mut models = serde_json::Map::new();
                 for (m, name) in member_names.iter().enumerate() {
@@ -197,7 +247,8 @@ pub fn conll(result: &TagResult, numerics: Numerics) -> String {
 }
 
 /// Hugging Face pipeline-style list: `{entity_group, score, word, start, end}` per entity
-/// (`entity_group` is the group; the first prediction only).
+/// (`entity_group` is our group; the first prediction only). A token classifier running alone
+/// gives exactly its pipeline's entities, with `entity_group` mapped to our group.
 pub fn hf(result: &TagResult, member_names: &[&str]) -> Value {
     Value::Array(
         entities(result, member_names)

@@ -6,14 +6,15 @@
 //! All prompts of a batch of inputs (the 2N sequences of every sentence) go through each model
 //! in one packed, batched call.
 
-use crate::aggregate::{Descriptor, SpanPrediction};
+use crate::aggregate::{Descriptor, EntityTag, SpanPrediction};
 use crate::compat::Numerics;
 use crate::descriptors::{self, HarvestContext, Prompt, Stoplist, VocabCasing};
 use crate::ensemble::{self, Decision, EnsembleConfig, MemberConfig, MemberOutput, SecondCsRule};
+use crate::entity_map::taxonomy::{OTHER, UNTAGGED_ENTITY};
 use crate::entity_map::{BuildOptions, EntityMap, Group, SeedSet, Taxonomy, cache};
 use crate::mlm::{self, MaskedLm};
 use crate::text::{self, MarkedSentence, Phrase, Word};
-use crate::token_classify::{self, Aggregation, LoadOptions, TokenClassifier};
+use crate::token_classify::{self, Aggregation, EntitySpan, LoadOptions, TokenClassifier};
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -34,8 +35,10 @@ pub enum MemberKind {
 }
 
 /// One ensemble member: a masked LM with its descriptor map, or a supervised token
-/// classifier, and the groups it is trusted for.
+/// classifier, and the groups it is trusted for. Unknown keys in a config file are errors (a
+/// misspelt setting must not be ignored).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MemberSpec {
     pub name: String,
     #[serde(default)]
@@ -52,9 +55,14 @@ pub struct MemberSpec {
     /// the reference's biomedical list for a masked LM.
     #[serde(default)]
     pub precedence: Vec<String>,
-    /// Token classifiers: how tokens form entities when the member finds phrases itself.
+    /// Token classifiers: how tokens form entities when the member runs alone (the Hugging
+    /// Face pipeline's `aggregation_strategy`; default `first`).
     #[serde(default)]
     pub aggregation: Option<Aggregation>,
+    /// Token classifiers: tokens shared by consecutive windows of a long text (default
+    /// [`token_classify::DEFAULT_STRIDE`], at most half a window).
+    #[serde(default)]
+    pub stride: Option<usize>,
     /// Token classifiers: a label -> taxonomy map file (default: the built-in map of the model).
     #[serde(default)]
     pub labels: Option<PathBuf>,
@@ -71,13 +79,27 @@ impl MemberSpec {
             use_cls: false,
             precedence: Vec::new(),
             aggregation: None,
+            stride: None,
             labels: None,
         }
     }
+
+    /// Whether this member is a token classifier: its `kind`, or for `auto` its checkpoint's
+    /// `config.json` (resolving a hub id, which downloads the model's files if needed).
+    pub fn is_token_classifier(&self) -> anyhow::Result<bool> {
+        Ok(match self.kind {
+            MemberKind::Auto => {
+                is_token_classifier(&crate::hub::resolve(&self.model).with_context(|| format!("member {}", self.name))?)
+            }
+            k => k == MemberKind::TokenClassifier,
+        })
+    }
 }
 
-/// The engine's configuration (also the format of `--config FILE`, JSON).
+/// The engine's configuration (also the format of `--config FILE`, JSON; unknown keys are
+/// errors).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EngineConfig {
     pub members: Vec<MemberSpec>,
     /// Groups common to all members; default: the reference's list.
@@ -93,6 +115,9 @@ pub struct EngineConfig {
     pub seeds: Option<PathBuf>,
     #[serde(skip)]
     pub numerics: Numerics,
+    /// The file this configuration was read from, named in errors about its settings.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// The groups a token classifier's labels map to, in label order.
@@ -140,12 +165,24 @@ impl EngineConfig {
             taxonomy: default_taxonomy(),
             seeds: None,
             numerics: Numerics::Fixed,
+            source: None,
         }
     }
 
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid engine config ({e})", path.display()))
+        let mut cfg: Self =
+            serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid engine config ({e})", path.display()))?;
+        cfg.source = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// `what`, prefixed with the config file it comes from (if any), for error contexts.
+    fn at(&self, what: impl std::fmt::Display) -> String {
+        match &self.source {
+            Some(p) => format!("{}: {what}", p.display()),
+            None => what.to_string(),
+        }
     }
 }
 
@@ -157,6 +194,13 @@ struct Member {
 enum Backend {
     Mlm { lm: MaskedLm, map: EntityMap, casing: VocabCasing },
     Tc { tc: TokenClassifier, aggregation: Aggregation },
+}
+
+/// A member after its settings were checked, before its model loads.
+enum Plan {
+    Tc { dir: PathBuf },
+    /// With the given map (directory, opened) if any.
+    Mlm { dir: PathBuf, map: Option<(PathBuf, Box<EntityMap>)> },
 }
 
 /// Is the checkpoint in `dir` a token classifier (by `config.json` `architectures`)?
@@ -211,6 +255,21 @@ pub struct TaggedSentence {
     /// Per member, in configuration order.
     pub outputs: Vec<MemberOutput>,
     pub decision: Decision,
+    /// The phrases came from `:__entity__` markers: the text between a phrase's terms holds
+    /// markers, so the phrase reads as its terms joined by spaces, not as the text slice.
+    pub markers: bool,
+}
+
+/// An entity a token classifier found and typed itself (running alone in automatic mode):
+/// the entity of its Hugging Face-style pipeline, and where its label goes in our taxonomy.
+#[derive(Debug, Clone)]
+pub struct ClassifiedEntity {
+    /// As the pipeline reports it: the model's own label (`entity_group`), its score, word and
+    /// character offsets.
+    pub span: EntitySpan,
+    /// Our group and subtype from the member's label map; `UNTAGGED_ENTITY` for a label the
+    /// map does not list (reported when the member loads).
+    pub tag: EntityTag,
 }
 
 /// The engine's answer for one input.
@@ -218,6 +277,10 @@ pub struct TaggedSentence {
 pub struct TagResult {
     pub text: String,
     pub sentences: Vec<TaggedSentence>,
+    /// Set when a token classifier ran alone and found the entities itself: they are the
+    /// result's entities as the classifier reports them (the sentences' term tags follow them
+    /// word by word).
+    pub classified: Option<Vec<ClassifiedEntity>>,
 }
 
 /// The loaded ensemble.
@@ -238,61 +301,77 @@ struct Prepared {
     member_terms: Vec<Vec<String>>,
     phrases: Vec<Range<usize>>,
     ignore_cs: bool,
+    markers: bool,
 }
 
 impl Engine {
     /// Loads every member's model and map (building and caching maps on first use).
+    ///
+    /// Every member's settings are checked before any model loads: its kind (from
+    /// `config.json`) against the options given for it, its precedence groups, and a given
+    /// map's taxonomy against the engine's — so a bad setting fails at once, naming the member
+    /// (and the config file), instead of after minutes of loading or on the first sentence.
     pub fn load(config: &EngineConfig, progress: bool) -> anyhow::Result<Self> {
         if config.members.is_empty() {
-            bail!("the ensemble has no members");
+            bail!("{}", config.at("the ensemble has no members"));
         }
         if config.members.len() > 2 {
-            bail!("ensembles of {} members are not supported (one or two)", config.members.len());
+            bail!("{}", config.at(format!("ensembles of {} members are not supported (one or two)", config.members.len())));
         }
-        let taxonomy = Taxonomy::from_name_or_path(&config.taxonomy)?;
+        for (i, m) in config.members.iter().enumerate() {
+            if config.members[..i].iter().any(|o| o.name == m.name) {
+                bail!("{}", config.at(format!("two members are named {}; each member runs once, under its own name", m.name)));
+            }
+        }
+        let taxonomy = Taxonomy::from_name_or_path(&config.taxonomy).with_context(|| config.at("taxonomy"))?;
         let group = |n: &String| -> anyhow::Result<Group> { Ok(taxonomy.group(n)?.clone()) };
         let common = match &config.common {
-            Some(c) => c.iter().map(group).collect::<anyhow::Result<Vec<_>>>()?,
+            Some(c) => c.iter().map(group).collect::<anyhow::Result<Vec<_>>>().with_context(|| config.at("common"))?,
             None => EnsembleConfig::reference(&taxonomy)?.common,
         };
+        let mut planned = Vec::with_capacity(config.members.len());
+        for spec in &config.members {
+            planned.push(Self::plan(config, spec, &taxonomy)?);
+        }
         let mut ensemble = EnsembleConfig { members: Vec::new(), common, second_cs: config.second_cs };
         let mut seeds: Option<SeedSet> = None;
         let mut members = Vec::new();
-        for spec in &config.members {
-            let dir = crate::hub::resolve(&spec.model).with_context(|| format!("member {}", spec.name))?;
-            let tc_kind = match spec.kind {
-                MemberKind::Auto => is_token_classifier(&dir),
-                k => k == MemberKind::TokenClassifier,
-            };
-            let backend = if tc_kind {
-                let opts = LoadOptions { labels: spec.labels.clone(), taxonomy: taxonomy.clone() };
-                let tc = TokenClassifier::load_with(&spec.model, &dir, &opts).with_context(|| format!("member {}", spec.name))?;
-                Backend::Tc { tc, aggregation: spec.aggregation.unwrap_or(Aggregation::First) }
-            } else {
-                let lm = MaskedLm::load(&spec.model, &dir).with_context(|| format!("member {}: loading model {}", spec.name, spec.model))?;
-                if !lm.has_mlm_head() {
-                    bail!("member {}: {} has no masked-LM head (cls.predictions.*)", spec.name, spec.model);
+        for (spec, plan) in config.members.iter().zip(planned) {
+            let at = || format!("member {}", spec.name);
+            let backend = match plan {
+                Plan::Tc { dir } => {
+                    let opts = LoadOptions { labels: spec.labels.clone(), taxonomy: taxonomy.clone() };
+                    let mut tc = TokenClassifier::load_with(&spec.model, &dir, &opts).with_context(at)?;
+                    if let Some(s) = spec.stride {
+                        tc.set_stride(s).with_context(at)?;
+                    }
+                    Backend::Tc { tc, aggregation: spec.aggregation.unwrap_or(Aggregation::First) }
                 }
-                let map = match &spec.map {
-                    Some(dir) => {
-                        let m = EntityMap::open(dir)?;
-                        m.check_vocab(lm.tokenizer().vocab())
-                            .with_context(|| format!("member {}: map {}", spec.name, dir.display()))?;
-                        m
+                Plan::Mlm { dir, map } => {
+                    let lm = MaskedLm::load(&spec.model, &dir).with_context(|| format!("member {}: loading model {}", spec.name, spec.model))?;
+                    if !lm.has_mlm_head() {
+                        bail!("member {}: {} has no masked-LM head (cls.predictions.*)", spec.name, spec.model);
                     }
-                    None => {
-                        if seeds.is_none() {
-                            seeds = Some(match &config.seeds {
-                                Some(d) => SeedSet::load(d, &taxonomy)?,
-                                None => SeedSet::builtin(&taxonomy)?,
-                            });
+                    let map = match map {
+                        Some((dir, m)) => {
+                            m.check_vocab(lm.tokenizer().vocab())
+                                .with_context(|| format!("member {}: map {}", spec.name, dir.display()))?;
+                            *m
                         }
-                        let s = seeds.as_ref().ok_or_else(|| anyhow!("no seeds"))?;
-                        cache::ensure_map(&lm, s, &BuildOptions::default(), &taxonomy, progress)?
-                    }
-                };
-                let casing = VocabCasing::new(lm.tokenizer().vocab());
-                Backend::Mlm { lm, map, casing }
+                        None => {
+                            if seeds.is_none() {
+                                seeds = Some(match &config.seeds {
+                                    Some(d) => SeedSet::load(d, &taxonomy).with_context(|| config.at("seeds"))?,
+                                    None => SeedSet::builtin(&taxonomy)?,
+                                });
+                            }
+                            let s = seeds.as_ref().ok_or_else(|| anyhow!("no seeds"))?;
+                            cache::ensure_map(&lm, s, &BuildOptions::default(), &taxonomy, progress).with_context(at)?
+                        }
+                    };
+                    let casing = VocabCasing::new(lm.tokenizer().vocab());
+                    Backend::Mlm { lm, map, casing }
+                }
             };
             let mut names = spec.precedence.clone();
             if names.is_empty() {
@@ -301,11 +380,61 @@ impl Engine {
                     Backend::Mlm { .. } => crate::ensemble::BIO_PRECEDENCE.iter().map(|g| g.to_string()).collect(),
                 };
             }
-            let precedence = names.iter().map(group).collect::<anyhow::Result<Vec<_>>>()?;
+            let precedence = names.iter().map(group).collect::<anyhow::Result<Vec<_>>>().with_context(|| config.at(format!("member {}: precedence", spec.name)))?;
             ensemble.members.push(MemberConfig { name: spec.name.clone(), precedence });
             members.push(Member { spec: MemberSpec { precedence: names, ..spec.clone() }, backend });
         }
         Ok(Self { members, ensemble, taxonomy, numerics: config.numerics, stoplist: Stoplist::builtin() })
+    }
+
+    /// A member's kind and given map, checked against its settings (no model is loaded).
+    fn plan(config: &EngineConfig, spec: &MemberSpec, taxonomy: &Taxonomy) -> anyhow::Result<Plan> {
+        let at = |what: String| config.at(format!("member {}: {what}", spec.name));
+        let dir = crate::hub::resolve(&spec.model).with_context(|| config.at(format!("member {}", spec.name)))?;
+        let classifier = match spec.kind {
+            MemberKind::Auto => is_token_classifier(&dir),
+            k => k == MemberKind::TokenClassifier,
+        };
+        for n in &spec.precedence {
+            taxonomy.group(n).with_context(|| at("precedence".into()))?;
+        }
+        if classifier {
+            if let Some(m) = &spec.map {
+                bail!(
+                    "{}",
+                    at(format!("{} is a token classifier; a descriptor map ({}) is for masked-LM members", spec.model, m.display()))
+                );
+            }
+            return Ok(Plan::Tc { dir });
+        }
+        let only_tc = [
+            ("a label map (--labels / \"labels\")", spec.labels.is_some()),
+            ("--aggregation / \"aggregation\"", spec.aggregation.is_some()),
+            ("--stride / \"stride\"", spec.stride.is_some()),
+        ];
+        if let Some((what, _)) = only_tc.iter().find(|(_, given)| *given) {
+            bail!("{}", at(format!("{} is a masked LM; {what} applies to token-classifier members only", spec.model)));
+        }
+        let map = match &spec.map {
+            Some(d) => {
+                let m = EntityMap::open(d).with_context(|| at(format!("map {}", d.display())))?;
+                let built = &m.meta().taxonomy;
+                if built != taxonomy.name() {
+                    bail!(
+                        "{}",
+                        at(format!(
+                            "map {} was built for taxonomy {built} but the engine uses {}; pass --config with \"taxonomy\": \"{built}\" or rebuild the map with `maskner build-map --taxonomy {}`",
+                            d.display(),
+                            taxonomy.name(),
+                            taxonomy.name()
+                        ))
+                    );
+                }
+                Some((d.clone(), Box::new(m)))
+            }
+            None => None,
+        };
+        Ok(Plan::Mlm { dir, map })
     }
 
     pub fn numerics(&self) -> Numerics {
@@ -344,6 +473,8 @@ impl Engine {
                     "labels": tc.labels(),
                     "label_map": tc.label_map().source(),
                     "aggregation": aggregation,
+                    "stride": tc.stride(),
+                    "max_len": tc.max_len(),
                     "warnings": tc.warnings(),
                 }),
             }).collect::<Vec<_>>(),
@@ -359,16 +490,26 @@ impl Engine {
         })
     }
 
-    /// Tags a batch of inputs. Every input gets its own result; a bad input (e.g. invalid spans)
-    /// fails alone.
+    /// Tags a batch of inputs. Every input gets its own result; a bad input (e.g. invalid spans,
+    /// a phrase too long for a model) fails alone. `Err` only when a model fails for the batch
+    /// as a whole.
     pub fn tag(&self, requests: &[TagRequest]) -> anyhow::Result<Vec<anyhow::Result<TagResult>>> {
         let mut results: Vec<anyhow::Result<TagResult>> = Vec::with_capacity(requests.len());
         let mut prepared: Vec<Prepared> = Vec::new();
         for (i, req) in requests.iter().enumerate() {
-            match self.prepare(i, req) {
+            let mode = match &req.mode {
+                PhraseMode::Detect if text::has_markers(&req.text) => PhraseMode::Markers,
+                PhraseMode::Detect => PhraseMode::Auto,
+                m => m.clone(),
+            };
+            if let (Some((tc, aggregation)), PhraseMode::Auto) = (self.lone_classifier(), &mode) {
+                results.push(self.tag_alone(tc, aggregation, &req.text));
+                continue;
+            }
+            match self.prepare(i, &req.text, mode) {
                 Ok(p) => {
                     prepared.extend(p);
-                    results.push(Ok(TagResult { text: req.text.clone(), sentences: Vec::new() }));
+                    results.push(Ok(TagResult { text: req.text.clone(), sentences: Vec::new(), classified: None }));
                 }
                 Err(e) => results.push(Err(e)),
             }
@@ -379,16 +520,96 @@ impl Engine {
             per_member.push(self.run_member(mi, &prepared, &mut results)?);
         }
         for (s, p) in prepared.into_iter().enumerate() {
-            let Some(Ok(res)) = results.get_mut(p.request) else { continue };
-            let mut outputs = Vec::with_capacity(self.members.len());
-            for (mi, preds) in per_member.iter_mut().enumerate() {
-                let spans: Vec<(Range<usize>, SpanPrediction)> = p.phrases.iter().cloned().zip(std::mem::take(&mut preds[s])).collect();
-                outputs.push(MemberOutput::new(p.member_terms[mi].clone(), spans)?);
+            if !results.get(p.request).is_some_and(|r| r.is_ok()) {
+                continue;
             }
-            let decision = ensemble::decide(&outputs, &self.ensemble, self.numerics)?;
-            res.sentences.push(TaggedSentence { range: p.range, terms: p.terms, phrases: p.phrases, outputs, decision });
+            let request = p.request;
+            let preds: Vec<Vec<SpanPrediction>> = per_member.iter_mut().map(|m| std::mem::take(&mut m[s])).collect();
+            match self.decide(p, preds) {
+                Ok(sentence) => {
+                    if let Some(Ok(res)) = results.get_mut(request) {
+                        res.sentences.push(sentence);
+                    }
+                }
+                Err(e) => results[request] = Err(e),
+            }
         }
         Ok(results)
+    }
+
+    /// The ensemble's decision on one sentence, from each member's predictions of its phrases.
+    fn decide(&self, p: Prepared, preds: Vec<Vec<SpanPrediction>>) -> anyhow::Result<TaggedSentence> {
+        let mut outputs = Vec::with_capacity(self.members.len());
+        for (mi, member_preds) in preds.into_iter().enumerate() {
+            let spans: Vec<(Range<usize>, SpanPrediction)> = p.phrases.iter().cloned().zip(member_preds).collect();
+            let out = MemberOutput::new(p.member_terms[mi].clone(), spans)
+                .with_context(|| format!("member {}", self.members[mi].spec.name))?;
+            outputs.push(out);
+        }
+        let decision = ensemble::decide(&outputs, &self.ensemble, self.numerics)?;
+        Ok(TaggedSentence { range: p.range, terms: p.terms, phrases: p.phrases, outputs, decision, markers: p.markers })
+    }
+
+    /// The token classifier, when it is the only member: in automatic mode it finds and types
+    /// the entities itself.
+    fn lone_classifier(&self) -> Option<(&TokenClassifier, Aggregation)> {
+        match self.members.as_slice() {
+            [Member { backend: Backend::Tc { tc, aggregation }, .. }] => Some((tc, *aggregation)),
+            _ => None,
+        }
+    }
+
+    /// A lone token classifier on a whole text: exactly the entities of its pipeline with the
+    /// member's aggregation strategy (windows over long texts), each mapped to our taxonomy.
+    /// Entities whose label maps to `-` or `OTHER` are not entities of ours and are left out,
+    /// like `O`. The sentences' terms are tagged from the entities: a word overlapping an
+    /// entity belongs to the first such entity, a run of words of one entity is one phrase.
+    fn tag_alone(&self, tc: &TokenClassifier, aggregation: Aggregation, text: &str) -> anyhow::Result<TagResult> {
+        let name = &self.members[0].spec.name;
+        let found = tc.classify(text, aggregation).with_context(|| format!("member {name}"))?;
+        let entities: Vec<ClassifiedEntity> = found
+            .into_iter()
+            .filter_map(|span| {
+                let tag = match tc.label_map().target(&span.entity_group) {
+                    Some(token_classify::Target::Tag(t)) if t.group.as_str() != OTHER => t.clone(),
+                    Some(_) => return None,
+                    None => EntityTag::bare(Group::new(UNTAGGED_ENTITY)),
+                };
+                Some(ClassifiedEntity { span, tag })
+            })
+            .collect();
+        let byte_of: Vec<usize> = text.char_indices().map(|(b, _)| b).chain([text.len()]).collect();
+        let at = |c: usize| byte_of.get(c).copied().unwrap_or(text.len());
+        let bytes: Vec<Range<usize>> = entities.iter().map(|e| at(e.span.start)..at(e.span.end)).collect();
+        let mut sentences = Vec::new();
+        for range in text::sentences(text) {
+            let words = sentence_words(text, range.clone());
+            if words.is_empty() {
+                continue;
+            }
+            let owner: Vec<Option<usize>> =
+                words.iter().map(|w| bytes.iter().position(|b| w.start < b.end && w.end > b.start)).collect();
+            let mut phrases = Vec::new();
+            let mut preds = Vec::new();
+            let mut i = 0;
+            while i < words.len() {
+                let Some(k) = owner[i] else {
+                    i += 1;
+                    continue;
+                };
+                let mut j = i + 1;
+                while j < words.len() && owner[j] == Some(k) {
+                    j += 1;
+                }
+                phrases.push(Phrase { words: i..j });
+                let (tag, score) = (&entities[k].tag, f64::from(entities[k].span.score));
+                preds.push(SpanPrediction::from_shares(&[(tag.group.clone(), score)], &[(tag.clone(), score)]));
+                i = j;
+            }
+            let p = self.prepare_sentence(0, range, text, MarkedSentence { words, phrases }, false);
+            sentences.push(self.decide(p, vec![preds])?);
+        }
+        Ok(TagResult { text: text.to_string(), sentences, classified: Some(entities) })
     }
 
     /// Runs all prompts of all sentences through one member; returns, per sentence, one
@@ -397,8 +618,9 @@ impl Engine {
         let m = &self.members[mi];
         let (lm, map, casing) = match &m.backend {
             Backend::Mlm { lm, map, casing } => (lm, map, casing),
-            Backend::Tc { tc, .. } => return self.run_classifier(tc, mi, prepared, results),
+            Backend::Tc { tc, .. } => return Ok(self.run_classifier(tc, mi, prepared, results)),
         };
+        let fail = |e: anyhow::Error| Err(e.context(format!("member {}", m.spec.name)));
         let tok = lm.tokenizer();
         // (sentence, ci prompt, cs prompt) per phrase
         let mut prompts: Vec<(usize, Prompt, Option<Prompt>)> = Vec::new();
@@ -414,9 +636,8 @@ impl Engine {
                     let ci = descriptors::ci_prompt(tok, casing, words, m.spec.use_cls)?;
                     if ci.input.ids.len() > lm.max_len() {
                         bail!(
-                            "a phrase of {} word pieces is longer than {}'s maximum of {}",
+                            "a phrase of {} word pieces is longer than the model's maximum of {}",
                             ci.input.ids.len() - 5,
-                            m.spec.name,
                             lm.max_len()
                         );
                     }
@@ -430,7 +651,7 @@ impl Engine {
                 .collect();
             match built {
                 Ok(v) => prompts.extend(v.into_iter().map(|(ci, cs)| (s, ci, cs))),
-                Err(e) => results[p.request] = Err(e),
+                Err(e) => results[p.request] = fail(e),
             }
         }
         let mut inputs = Vec::with_capacity(prompts.len() * 2);
@@ -458,21 +679,29 @@ impl Engine {
                 Some(cs) => harvest(cs, &li.next().unwrap_or_default()),
                 None => Vec::new(),
             };
-            per_sentence[s].push(SpanPrediction::new(cs_desc, ci_desc, &self.taxonomy, self.numerics)?);
+            let request = prepared[s].request;
+            if results[request].is_err() {
+                continue;
+            }
+            // a descriptor whose map labels are not in the taxonomy fails its input only
+            match SpanPrediction::new(cs_desc, ci_desc, &self.taxonomy, self.numerics) {
+                Ok(pred) => per_sentence[s].push(pred),
+                Err(e) => results[request] = fail(e.into()),
+            }
         }
         Ok(per_sentence)
     }
 
     /// A token classifier's vote on every phrase: its label probabilities over the phrase's
     /// tokens, folded into our groups; what it assigns to no group of ours (`O`, unmapped
-    /// labels) goes to `OTHER`.
+    /// labels) goes to `OTHER`. A sentence the classifier cannot run fails its request.
     fn run_classifier(
         &self,
         tc: &TokenClassifier,
         mi: usize,
         prepared: &[Prepared],
         results: &mut [anyhow::Result<TagResult>],
-    ) -> anyhow::Result<Vec<Vec<SpanPrediction>>> {
+    ) -> Vec<Vec<SpanPrediction>> {
         let mut out: Vec<Vec<SpanPrediction>> = prepared.iter().map(|_| Vec::new()).collect();
         for (s, p) in prepared.iter().enumerate() {
             if results[p.request].is_err() || p.phrases.is_empty() {
@@ -501,7 +730,7 @@ impl Engine {
                 let pred = match token_classify::span_distribution(&tokens, start, end, tc.label_map()) {
                     Some(d) => {
                         let mut groups: Vec<(Group, f64)> = d.groups.iter().map(|g| (g.group.clone(), f64::from(g.prob))).collect();
-                        groups.push((Group::new(crate::entity_map::taxonomy::OTHER), f64::from(d.outside + d.unmapped)));
+                        groups.push((Group::new(OTHER), f64::from(d.outside + d.unmapped)));
                         groups.sort_by(|a, b| b.1.total_cmp(&a.1));
                         let tags: Vec<_> = d.tags.iter().map(|t| (t.tag.clone(), f64::from(t.prob))).collect();
                         SpanPrediction::from_shares(&groups, &tags)
@@ -511,58 +740,32 @@ impl Engine {
                 out[s].push(pred);
             }
         }
-        Ok(out)
+        out
     }
 
     /// Text -> sentences with words, phrases and per-member model terms.
-    fn prepare(&self, request: usize, req: &TagRequest) -> anyhow::Result<Vec<Prepared>> {
-        let text = &req.text;
-        let mode = match &req.mode {
-            PhraseMode::Detect if text::has_markers(text) => PhraseMode::Markers,
-            PhraseMode::Detect => PhraseMode::Auto,
-            m => m.clone(),
-        };
+    fn prepare(&self, request: usize, text: &str, mode: PhraseMode) -> anyhow::Result<Vec<Prepared>> {
+        let markers = mode == PhraseMode::Markers;
         let sentences: Vec<(Range<usize>, MarkedSentence)> = match mode {
             PhraseMode::Markers => vec![(0..text.len(), text::parse_markers(text))],
             PhraseMode::Spans(spans) => vec![(0..text.len(), text::phrases_from_spans(text, &spans)?)],
             PhraseMode::Auto | PhraseMode::Detect => text::sentences(text)
                 .into_iter()
                 .map(|r| {
-                    let words: Vec<Word> = text::split_words(&text[r.clone()])
-                        .into_iter()
-                        .map(|w| Word { text: w.text, start: w.start + r.start, end: w.end + r.start })
-                        .collect();
-                    let phrases = self.auto_phrases(text, r.clone(), &words)?;
-                    Ok((r, MarkedSentence { words, phrases }))
+                    let words = sentence_words(text, r.clone());
+                    let phrases = text::auto_phrases(&words);
+                    (r, MarkedSentence { words, phrases })
                 })
-                .collect::<anyhow::Result<_>>()?,
+                .collect(),
         };
-        Ok(sentences.into_iter().filter(|(_, s)| !s.words.is_empty()).map(|(range, s)| self.prepare_sentence(request, range, text, s)).collect())
+        Ok(sentences
+            .into_iter()
+            .filter(|(_, s)| !s.words.is_empty())
+            .map(|(range, s)| self.prepare_sentence(request, range, text, s, markers))
+            .collect())
     }
 
-    /// Automatic phrases: the chunker's, or — when a token classifier runs alone — the entities
-    /// it finds itself (as word ranges).
-    fn auto_phrases(&self, text: &str, range: Range<usize>, words: &[Word]) -> anyhow::Result<Vec<Phrase>> {
-        let [Member { backend: Backend::Tc { tc, aggregation }, .. }] = self.members.as_slice() else {
-            return Ok(text::auto_phrases(words));
-        };
-        let sentence = &text[range.clone()];
-        let byte_of: Vec<usize> = sentence.char_indices().map(|(b, _)| b).chain([sentence.len()]).collect();
-        let mut phrases: Vec<Phrase> = Vec::new();
-        for e in tc.classify(sentence, *aggregation)? {
-            let (bs, be) = (byte_of.get(e.start).copied().unwrap_or(sentence.len()), byte_of.get(e.end).copied().unwrap_or(sentence.len()));
-            let (bs, be) = (bs + range.start, be + range.start);
-            let covered: Vec<usize> = (0..words.len()).filter(|&i| words[i].start < be && words[i].end > bs).collect();
-            let (Some(&a), Some(&b)) = (covered.first(), covered.last()) else { continue };
-            match phrases.last_mut() {
-                Some(last) if last.words.end > a => last.words.end = last.words.end.max(b + 1),
-                _ => phrases.push(Phrase { words: a..b + 1 }),
-            }
-        }
-        Ok(phrases)
-    }
-
-    fn prepare_sentence(&self, request: usize, range: Range<usize>, text: &str, s: MarkedSentence) -> Prepared {
+    fn prepare_sentence(&self, request: usize, range: Range<usize>, text: &str, s: MarkedSentence, markers: bool) -> Prepared {
         let mut terms: Vec<Term> = s.words.iter().map(|w| Term { text: w.text.clone(), start: w.start, end: w.end, synthetic: false }).collect();
         // the method appends a period to a sentence that does not end in punctuation (§3.1)
         let last = text[range.clone()].trim_end().chars().last();
@@ -579,10 +782,11 @@ impl Engine {
                     .iter()
                     .enumerate()
                     .map(|(i, t)| {
-                        let w = t.text.replace('"', "'");
+                        // the reference's prompts turn `"` into `'`; a classifier reads the text as is
                         match &m.backend {
-                            Backend::Mlm { casing, .. } if !in_phrase(i) => casing.apply(&w),
-                            _ => w,
+                            Backend::Mlm { casing, .. } if !in_phrase(i) => casing.apply(&t.text.replace('"', "'")),
+                            Backend::Mlm { .. } => t.text.replace('"', "'"),
+                            Backend::Tc { .. } => t.text.clone(),
                         }
                     })
                     .collect()
@@ -594,6 +798,14 @@ impl Engine {
             let rest: Vec<&Term> = terms.iter().enumerate().filter(|(i, _)| !r.contains(i)).map(|(_, t)| t).collect();
             r.start == 0 && rest.len() == 1 && rest[0].text == "."
         };
-        Prepared { request, range, terms, member_terms, phrases, ignore_cs }
+        Prepared { request, range, terms, member_terms, phrases, ignore_cs, markers }
     }
+}
+
+/// The words of the sentence at byte range `r` of `text`, with offsets into `text`.
+fn sentence_words(text: &str, r: Range<usize>) -> Vec<Word> {
+    text::split_words(&text[r.clone()])
+        .into_iter()
+        .map(|w| Word { text: w.text, start: w.start + r.start, end: w.end + r.start })
+        .collect()
 }

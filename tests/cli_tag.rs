@@ -1,5 +1,7 @@
 //! `maskner tag` end to end with two different tiny fixture models as the two ensemble members:
-//! formats, offsets on non-ASCII text, explicit spans, error records, batching invariance.
+//! formats, offsets on non-ASCII text, explicit spans, error records, batching invariance;
+//! member options (`--members` then `--model`/`--map`/`--labels`), checks at load (map
+//! taxonomy, strict config files), input layout detection, marker-mode entity words.
 
 mod common;
 
@@ -9,13 +11,24 @@ fn fixture(name: &str) -> String {
     common::root().join("data/fixtures").join(name).display().to_string()
 }
 
+/// `maskner tag` with the two tiny fixtures as `bio` and `phi`.
 fn tag(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let cache = std::env::temp_dir().join(format!("maskner-tag-cache-{}", std::process::id()));
     let bio = format!("bio={}", fixture("tiny-bert-cased"));
     let phi = format!("phi={}", fixture("tiny-bert-uncased"));
+    let mut all = vec!["--model", &bio, "--model", &phi];
+    all.extend_from_slice(args);
+    run(&all, stdin)
+}
+
+/// `maskner tag ARGS` with a private map cache, offline.
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    maskner(&[&["tag"], args].concat(), stdin)
+}
+
+fn maskner(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let cache = std::env::temp_dir().join(format!("maskner-tag-cache-{}", std::process::id()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_maskner"));
-    cmd.args(["tag", "--model", &bio, "--model", &phi])
-        .args(args)
+    cmd.args(args)
         .env("MASKNER_CACHE", &cache)
         .env("HF_HUB_OFFLINE", "1")
         .stdin(std::process::Stdio::piped())
@@ -126,7 +139,8 @@ fn results_do_not_depend_on_batching() {
 
 #[test]
 fn one_member_runs_alone() {
-    let out = tag(&["--members", "phi", "--format", "conll", "Paris:__entity__ is nice"], None);
+    let phi = format!("phi={}", fixture("tiny-bert-uncased"));
+    let out = run(&["--members", "phi", "--model", &phi, "--format", "conll", "Paris:__entity__ is nice"], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().next().unwrap().starts_with("Paris B_"), "{text}");
@@ -141,7 +155,7 @@ fn a_token_classifier_runs_alone_and_as_an_ensemble_member() {
     let labels = common::root().join("descriptors/members/fran-martinez--scibert_scivocab_cased_ner_jnlpba.labels.txt");
     let lab = format!("{scibert}={}", labels.display());
     // alone: its own entities, mapped to our groups
-    let out = tag(&["--members", &scibert, "--labels", &lab, "--format", "hf", "The BRCA1 protein repairs damaged DNA in breast tissue."], None);
+    let out = run(&["--members", &scibert, "--labels", &lab, "--format", "hf", "The BRCA1 protein repairs damaged DNA in breast tissue."], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ents = lines(&out)[0].as_array().unwrap().clone();
     assert!(!ents.is_empty());
@@ -150,9 +164,204 @@ fn a_token_classifier_runs_alone_and_as_an_ensemble_member() {
         assert!(g == "GENE" || g == "BODY_PART_OR_ORGAN_COMPONENT", "JNLPBA labels map to GENE or BODY_PART groups: {g}");
     }
     // in the ensemble: votes on the marked phrases next to a masked LM
-    let out = tag(&["--members", &format!("bio,{scibert}"), "--labels", &lab, "--format", "conll", "BRCA1:__entity__ is mutated ."], None);
+    let bio = format!("bio={}", fixture("tiny-bert-cased"));
+    let out = run(&["--members", &format!("bio,{scibert}"), "--model", &bio, "--labels", &lab, "--format", "conll", "BRCA1:__entity__ is mutated ."], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("BRCA1 B_"), "{text}");
     assert_eq!(text.lines().filter(|l| l.ends_with(" O")).count(), 3);
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn tmp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("maskner-cli-tag-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn member_options_can_name_members_added_by_members() {
+    let cased = fixture("tiny-bert-cased");
+    let uncased = fixture("tiny-bert-uncased");
+    // --model names the member --members added (by its path), which used to be "no member named"
+    let swap = format!("{uncased}={cased}");
+    let out = run(&["--members", &uncased, "--model", &swap, "--format", "conll", "Paris:__entity__ is nice"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Paris B_"));
+
+    // a configured member that --members did not choose is not there to be changed
+    let out = tag(&["--members", "phi", "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--model bio=") && stderr(&out).contains("no member named bio (members: phi)"), "{}", stderr(&out));
+}
+
+#[test]
+fn member_lists_and_label_maps_are_checked() {
+    let out = tag(&["--members", "phi,phi", "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--members: phi is listed twice"), "{}", stderr(&out));
+
+    let out = tag(&["--members", "bio,phi,acme/third", "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("at most two members are supported (got 3)"), "{}", stderr(&out));
+
+    // --labels on a masked LM would be ignored: an error naming the member
+    let labels = common::root().join("descriptors/members/fran-martinez--scibert_scivocab_cased_ner_jnlpba.labels.txt");
+    let lab = format!("bio={}", labels.display());
+    let out = tag(&["--labels", &lab, "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("member bio:") && e.contains("is a masked LM; a label map (--labels"), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+
+    // an unknown name: the error lists the members
+    let out = tag(&["--labels", "nope=x.txt", "x"], None);
+    assert!(stderr(&out).contains("--labels nope=x.txt: no member named nope (members: bio, phi)"), "{}", stderr(&out));
+
+    // --aggregation without a token classifier would do nothing
+    let out = tag(&["--aggregation", "max", "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("none of the members (bio, phi) is one"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_map_for_another_taxonomy_fails_at_load() {
+    let d = tmp_dir("taxonomy");
+    let cased = fixture("tiny-bert-cased");
+    let map = d.join("feb-map");
+    let out = maskner(&["build-map", "--model", &cased, "--taxonomy", "feb2022", "--out", map.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // --map names the member that --members added
+    let m = format!("{cased}={}", map.display());
+    let out = run(&["--members", &cased, "--map", &m, "Paris:__entity__ is nice"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains(&format!("member {cased}: map {} was built for taxonomy feb2022", map.display())), "{e}");
+    assert!(e.contains(r#"pass --config with "taxonomy": "feb2022""#), "{e}");
+    assert!(out.stdout.is_empty());
+    // with the map's taxonomy it runs
+    let cfg = d.join("feb.json");
+    std::fs::write(&cfg, format!(r#"{{"taxonomy": "feb2022", "members": [{{"name": "b", "model": "{cased}", "map": "{}"}}]}}"#, map.display())).unwrap();
+    let out = run(&["--config", cfg.to_str().unwrap(), "--format", "conll", "Paris:__entity__ is nice"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_member_failing_on_some_inputs_gives_error_records_in_a_well_formed_array() {
+    // a map whose meta.json claims jan2022 but whose every token is labelled SOFTWARE (a
+    // feb2022 group): each sentence with descriptors fails in the member, the others succeed
+    let d = tmp_dir("member-error");
+    let cased = fixture("tiny-bert-cased");
+    let vocab = std::fs::read_to_string(common::root().join("data/fixtures/tiny-bert-cased/vocab.txt")).unwrap();
+    let labels: String = vocab.lines().map(|t| format!("SOFTWARE 1 {t}\n")).collect();
+    std::fs::write(d.join("labels.txt"), labels).unwrap();
+    let map = d.join("map");
+    let out = maskner(
+        &["build-map", "--import", d.join("labels.txt").to_str().unwrap(), "--taxonomy", "feb2022", "--model", &cased, "--out", map.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = std::fs::read_to_string(map.join("meta.json")).unwrap().replace("\"feb2022\"", "\"jan2022\"");
+    std::fs::write(map.join("meta.json"), meta).unwrap();
+    let m = format!("bio={}", map.display());
+    let bio = format!("bio={cased}");
+    let input = b"Paris:__entity__ is nice .\n\nthe:__entity__ cat sat .\n";
+    let out = run(&["--members", "bio", "--model", &bio, "--map", &m, "--format", "json", "--input", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a well-formed JSON array");
+    let recs = v.as_array().unwrap();
+    assert_eq!(recs.len(), 3, "one record per input line: {v}");
+    for i in [0, 2] {
+        let e = recs[i]["error"].as_str().unwrap_or_else(|| panic!("record {i}: {}", recs[i]));
+        assert!(e.starts_with(&format!("line {}: member bio:", i + 1)) && e.contains("SOFTWARE"), "{e}");
+    }
+    assert_eq!(recs[1]["entities"], serde_json::json!([]), "the blank line is tagged");
+    assert!(stderr(&out).contains("2 input(s) could not be tagged"));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn jsonl_is_detected_after_blank_lines_and_a_byte_order_mark() {
+    let rec = "{\"id\": \"x\", \"text\": \"Paris:__entity__ is nice .\"}\n";
+    let out = tag(&["--input", "-"], Some(format!("\n{rec}").as_bytes()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = lines(&out);
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["text"], "");
+    assert_eq!(recs[1]["id"], "x");
+    assert_eq!(recs[1]["text"], "Paris:__entity__ is nice .");
+
+    let out = tag(&["--input", "-"], Some(format!("\u{feff}{rec}").as_bytes()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(lines(&out)[0]["id"], "x");
+
+    // a JSON record in a plain-text file, a plain line in JSON Lines: error records
+    let out = tag(&["--input", "-"], Some(format!("Paris is nice .\n{rec}").as_bytes()));
+    assert_eq!(out.status.code(), Some(2));
+    let recs = lines(&out);
+    assert_eq!(recs[0]["text"], "Paris is nice .");
+    assert!(recs[1]["error"].as_str().unwrap().contains("line 2: a JSON Lines record in plain-text input"), "{}", recs[1]);
+    let out = tag(&["--input", "-"], Some(format!("{rec}Paris is nice .\n").as_bytes()));
+    let recs = lines(&out);
+    assert_eq!(recs[0]["id"], "x");
+    assert!(recs[1]["error"].as_str().unwrap().contains("line 2: malformed JSON"), "{}", recs[1]);
+}
+
+#[test]
+fn texts_and_input_together_are_a_usage_error() {
+    let out = tag(&["--input", "-", "a text"], Some(b"another\n"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let out = maskner(&["fill-mask", "--model", &fixture("tiny-bert-cased"), "--input", "-", "a [MASK] ."], Some(b"b [MASK] .\n"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
+}
+
+#[test]
+fn marker_mode_words_are_the_phrase_without_markers() {
+    let text = "Imatinib:__entity__ mesylate:__entity__ is used to treat CML:__entity__ .";
+    let out = tag(&["--format", "json", text], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ents = v[0]["entities"].as_array().unwrap();
+    let words: Vec<&str> = ents.iter().map(|e| e["word"].as_str().unwrap()).collect();
+    assert_eq!(words, ["Imatinib mesylate", "CML"]);
+    // offsets stay those of the input text, markers included
+    assert_eq!((ents[0]["start"].as_u64(), ents[0]["end"].as_u64()), (Some(0), Some(28)));
+    let hf = tag(&["--format", "hf", text], None);
+    assert_eq!(lines(&hf)[0][0]["word"], "Imatinib mesylate");
+
+    // a standalone marker is a blank slot: tagged, but no entity with an empty word
+    let out = tag(&["Staten is a :__entity__ ."], None);
+    let rec = &lines(&out)[0];
+    let blank = rec["terms"].as_array().unwrap().iter().find(|t| t["term"] == "").expect("the blank term");
+    assert!(blank["tag"].as_str().unwrap().starts_with("B_"), "{rec}");
+    assert!(rec["entities"].as_array().unwrap().iter().all(|e| !e["word"].as_str().unwrap().is_empty()), "{rec}");
+}
+
+#[test]
+fn engine_config_files_are_strict() {
+    let d = tmp_dir("config");
+    let cased = fixture("tiny-bert-cased");
+    let f = d.join("engine.json");
+    std::fs::write(&f, format!(r#"{{"members": [{{"name": "b", "model": "{cased}", "precedance": ["GENE"]}}]}}"#)).unwrap();
+    let out = run(&["--config", f.to_str().unwrap(), "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains(&format!("{}: invalid engine config", f.display())) && e.contains("unknown field `precedance`"), "{e}");
+
+    std::fs::write(&f, format!(r#"{{"members": [{{"name": "b", "model": "{cased}", "precedence": ["GENES"]}}]}}"#)).unwrap();
+    let e = stderr(&run(&["--config", f.to_str().unwrap(), "x"], None));
+    assert!(e.contains(&format!("{}: member b: precedence:", f.display())) && e.contains("\"GENES\""), "{e}");
+
+    std::fs::write(&f, format!(r#"{{"common": ["NOPE"], "members": [{{"name": "b", "model": "{cased}"}}]}}"#)).unwrap();
+    let e = stderr(&run(&["--config", f.to_str().unwrap(), "x"], None));
+    assert!(e.contains(&format!("{}: common:", f.display())) && e.contains("\"NOPE\""), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
 }

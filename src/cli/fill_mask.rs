@@ -23,10 +23,13 @@ pub struct Args {
     /// Print one JSON object per text (JSON Lines) instead of a table.
     #[arg(long)]
     json: bool,
-    /// Read texts one per line from FILE (`-` for stdin) instead of the arguments.
+    /// Read texts from FILE (`-` for stdin) instead of the arguments: one per line, or JSON
+    /// Lines `{"text": ..}` (a leading byte-order mark is skipped; the first non-blank line
+    /// decides the layout, and a line that contradicts it is an error record).
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Texts containing [MASK].
+    /// Texts containing [MASK] (or --input, not both).
+    #[arg(conflicts_with = "input")]
     texts: Vec<String>,
 }
 
