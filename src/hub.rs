@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const NEEDED: &[&[&str]] = &[
     &["config.json"],
     &["model.safetensors", "pytorch_model.bin"],
-    &["tokenizer.json", "vocab.txt"],
+    &["tokenizer.json", "vocab.txt", "spm.model"],
 ];
 /// Fetched when present, never required.
 const OPTIONAL: &[&str] = &["tokenizer_config.json", "vocab.txt"];

@@ -26,21 +26,13 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Predict the top-K vocabulary tokens at every [MASK] and at [CLS].
     FillMask(fill_mask::Args),
-    /// Build a descriptor -> entity map from seed lists (or import a labels.txt).
     BuildMap(build_map::Args),
-    /// Write a map in the reference's labels.txt format.
     ExportMap(export_map::Args),
-    /// Print the entity signatures of tokens in a map.
     Lookup(lookup::Args),
-    /// Tag entities in text.
     Tag(tag::Args),
-    /// Replay the reference's logged descriptors through aggregation and ensemble.
     Replay(replay::Args),
-    /// Score predictions against gold data (reference scorer and span-level scoring).
     Eval(eval::Args),
-    /// Serve the engine over HTTP.
     Serve(serve::Args),
 }
 
