@@ -323,6 +323,49 @@ fn scores_equal_rescoring_the_prediction_file() {
     assert_eq!(m["token"], f["token"]);
 }
 
+/// The chunker reads BioBERT-style gold tokens as docs/chunker.md measured them, with
+/// `detached_punctuation`: `Wiskott - Aldrich syndrome` is one phrase, in automatic mode and
+/// in marker mode's sentences without gold entities.
+#[test]
+fn detached_hyphen_stays_inside_the_phrase() {
+    let dir = tmp("hyphen-dataset");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(bench("NCBI-disease").join("reference_eval_config.json"), dir.join("reference_eval_config.json")).unwrap();
+    let sentence = |words: &[&str], labels: &[&str]| -> String {
+        words.iter().zip(labels).map(|(w, l)| format!("{w}\t{l}\n")).collect()
+    };
+    let unmarked = ["Patients", "with", "Wiskott", "-", "Aldrich", "syndrome", "were", "studied", "."];
+    let marked = ["The", "ATM", "gene", "causes", "ataxia", "-", "telangiectasia", "."];
+    let gold = [
+        sentence(&unmarked, &["O"; 9]),
+        sentence(&marked, &["O", "O", "O", "O", "B", "I", "I", "O"]),
+    ]
+    .join("\n");
+    std::fs::write(dir.join("devel.tsv"), gold).unwrap();
+    let out = dir.join("preds.txt");
+    let v = json(&eval(&[
+        "--dataset",
+        dir.to_str().unwrap(),
+        "--split",
+        "devel",
+        "--phrases",
+        "both",
+        "--pred-out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(v["settings"]["chunker_words"].as_str().unwrap().contains("detached punctuation"), "{}", v["settings"]);
+    for mode in ["markers", "auto"] {
+        let preds = blocks(&std::fs::read_to_string(dir.join(format!("preds.{mode}.txt"))).unwrap());
+        assert_eq!(preds.len(), 2, "{mode}");
+        let terms: Vec<&str> = preds[0].iter().map(|t| t.0.as_str()).collect();
+        assert_eq!(terms, unmarked, "{mode}");
+        // the first prediction's prefix: B_ on Wiskott, I_ on `-`, Aldrich and syndrome
+        let prefixes: Vec<&str> = preds[0][2..6].iter().map(|t| &t.1[..2]).collect();
+        assert_eq!(prefixes, ["B_", "I_", "I_", "I_"], "{mode}: {:?}", preds[0]);
+        assert!(!preds[0][6].1.starts_with("I_"), "{mode}: the phrase ends at syndrome: {:?}", preds[0]);
+    }
+}
+
 #[test]
 fn malformed_gold_is_reported_with_file_and_line_before_models_load() {
     let dir = tmp("bad-dataset");

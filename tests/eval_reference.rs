@@ -1,7 +1,8 @@
 //! The reference scorer against the reference's own results files (../shared/benchmarks):
 //! for each dataset, scoring `reference_ner_output.txt` must give `reference_1p_results.json`
-//! (strict) and `reference_2p_results.json` byte for byte (keys, key order, number formats),
-//! and the CLI must print the same. Plus error messages for malformed inputs.
+//! (strict) and `reference_2p_results.json` byte for byte (keys, key order, number formats,
+//! no final newline), and the CLI must print the same bytes. Plus error messages for malformed
+//! inputs.
 
 use maskner::eval::{self, Config, Options, read_gold, read_pred, reference};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ fn check(dataset: &str, strict: bool) -> Option<String> {
     let results = reference::score(&config, &gold, &pred, Options { strict, ignore_others: false }).expect("score");
     let want_file = dir.join(if strict { "reference_1p_results.json" } else { "reference_2p_results.json" });
     let want = std::fs::read_to_string(&want_file).expect("results file");
-    diff(&results.to_json(), want.trim_end()).map(|d| format!("{dataset} {}: {d}", if strict { "1p" } else { "2p" }))
+    diff(&results.to_json(), &want).map(|d| format!("{dataset} {}: {d}", if strict { "1p" } else { "2p" }))
 }
 
 /// Line-level comparison of two JSON texts (catches values, key order and `0` vs `0.0`).
@@ -41,7 +42,7 @@ fn diff(got: &str, want: &str) -> Option<String> {
             return Some(format!("line {}: got `{}`, want `{}`", i + 1, a.trim(), b.trim()));
         }
     }
-    Some("differs only in line endings".into())
+    Some(format!("differs only in line endings or a final newline: got {} bytes, want {}", got.len(), want.len()))
 }
 
 macro_rules! reproduces {
@@ -116,19 +117,25 @@ fn maskner(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The CLI's stdout is the results file, byte for byte, for all fourteen.
 #[test]
 fn cli_prints_the_reference_json() {
-    let dir = bench("NCBI-disease");
-    let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
-    let (gold, pred, config) = (p("test.tsv"), p("reference_ner_output.txt"), p("reference_eval_config.json"));
-    for (flag, file) in [(Some("--strict"), "reference_1p_results.json"), (None, "reference_2p_results.json")] {
-        let mut args = vec!["eval", "--gold", &gold, "--pred", &pred, "--config", &config];
-        args.extend(flag);
-        let (code, stdout, stderr) = maskner(&args);
-        assert_eq!(code, 0, "{stderr}");
-        let want = std::fs::read_to_string(dir.join(file)).unwrap();
-        assert_eq!(stdout, format!("{}\n", want.trim_end()));
+    let mut failures = Vec::new();
+    for dataset in ["BC5CDR-chem", "BC5CDR-disease", "JNLPBA", "NCBI-disease", "linnaeus", "conllpp", "custom"] {
+        let dir = bench(dataset);
+        let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let (gold, pred, config) = (p(gold_file(dataset)), p("reference_ner_output.txt"), p("reference_eval_config.json"));
+        for (flag, file) in [(Some("--strict"), "reference_1p_results.json"), (None, "reference_2p_results.json")] {
+            let mut args = vec!["eval", "--gold", &gold, "--pred", &pred, "--config", &config];
+            args.extend(flag);
+            let out = Command::new(env!("CARGO_BIN_EXE_maskner")).args(&args).output().expect("run maskner");
+            assert_eq!(out.status.code(), Some(0), "{dataset} {file}: {}", String::from_utf8_lossy(&out.stderr));
+            if out.stdout != std::fs::read(dir.join(file)).unwrap() {
+                failures.push(format!("{dataset} {file}"));
+            }
+        }
     }
+    assert!(failures.is_empty(), "stdout differs from: {}", failures.join(", "));
 }
 
 // ---- malformed inputs: one-line errors naming the file and line ----
@@ -202,7 +209,65 @@ fn error_more_predictions_than_gold() {
 #[test]
 fn error_missing_file() {
     let c = tmp("missing_config.json", CONFIG.as_bytes());
+    let g = tmp("missing_gold.tsv", b"a O\n");
     let (code, _, stderr) = maskner(&["eval", "--gold", "/nonexistent/gold.tsv", "--pred", "x", "--config", &c]);
     assert_eq!(code, 2);
-    assert!(stderr.starts_with("maskner: gold file /nonexistent/gold.tsv: "), "{stderr}");
+    assert_eq!(stderr, "maskner: gold file /nonexistent/gold.tsv: No such file or directory (os error 2)\n");
+    let (code, _, stderr) = maskner(&["eval", "--gold", &g, "--pred", "/nonexist", "--config", &c]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr, "maskner: prediction file /nonexist: No such file or directory (os error 2)\n");
+    let (code, _, stderr) = maskner(&["eval", "--gold", &g, "--pred", "x", "--config", "/nonexistent/c.json"]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr, "maskner: config file /nonexistent/c.json: No such file or directory (os error 2)\n");
+}
+
+// ---- prediction tags: the grammar maskner and the reference write, and the taxonomy ----
+
+#[test]
+fn error_pred_tags_outside_the_grammar() {
+    let gold = b"Clustering O\nof O\nBRCA1 B\n\n";
+    let e = run_err("swapped", gold, b"O Clustering\nO of\nB_DISEASE BRCA1\n\n", CONFIG);
+    assert!(
+        e.contains("swapped_pred.txt line 1: invalid tag \"Clustering\": expected O, B_GROUP, I_GROUP, B_SUBTYPE[GROUP]"),
+        "{e}"
+    );
+    assert!(e.contains("the columns look swapped"), "{e}");
+    for (tag, bad) in [("broken", "B_[BROKEN"), ("prefix", "X_DISEASE"), ("dash", "B-DISEASE"), ("three", "B_GENE/B_GENE/B_GENE")] {
+        let pred = format!("Clustering O\nof O\nBRCA1 {bad}\n\n");
+        let e = run_err(tag, gold, pred.as_bytes(), CONFIG);
+        assert!(e.contains(&format!("{tag}_pred.txt line 3: invalid tag {bad:?}")), "{e}");
+        assert!(!e.contains("swapped"), "{e}");
+    }
+}
+
+#[test]
+fn error_pred_labels_outside_the_taxonomy() {
+    let gold = b"a O\n\nb B\nc I\n";
+    let e = run_err("unknown", gold, b"a O\n\nb B_DISEASE\nc I_DISEASE/I_FOO\n", CONFIG);
+    assert!(e.contains("unknown_pred.txt line 4: tag \"I_DISEASE/I_FOO\": \"FOO\" is not a label of taxonomy jan2022"), "{e}");
+    let e = run_err("wrong_group", gold, b"a O\n\nb B_DRUG[GENE]\nc O\n", CONFIG);
+    assert!(e.contains("wrong_group_pred.txt line 3: tag \"B_DRUG[GENE]\": \"DRUG\" is not a subtype of GENE"), "{e}");
+    // feb2022's LEGAL group: an error with the default taxonomy, accepted with --taxonomy feb2022
+    let pred = b"a B_LEGAL\n\nb B_DISEASE\nc I_DISEASE\n";
+    let e = run_err("legal", gold, pred, CONFIG);
+    assert!(e.contains("legal_pred.txt line 1: tag \"B_LEGAL\""), "{e}");
+    let (g, p, c) = (tmp("legal2_gold.tsv", gold), tmp("legal2_pred.txt", pred), tmp("legal2_config.json", CONFIG.as_bytes()));
+    let (code, stdout, stderr) = maskner(&["eval", "--gold", &g, "--pred", &p, "--config", &c, "--taxonomy", "feb2022"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with('{'));
+    let (code, _, stderr) = maskner(&["eval", "--gold", &g, "--pred", &p, "--config", &c, "--taxonomy", "/nonexistent/tax.txt"]);
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("maskner: --taxonomy: "), "{stderr}");
+}
+
+/// Every tag in the seven reference outputs is in the grammar and in jan2022 (so the strict
+/// checks above cannot reject what the reference wrote).
+#[test]
+fn reference_outputs_pass_the_tag_checks() {
+    let tax = maskner::entity_map::Taxonomy::jan2022();
+    for dataset in ["BC5CDR-chem", "BC5CDR-disease", "JNLPBA", "NCBI-disease", "linnaeus", "conllpp", "custom"] {
+        let pred = read_pred(&bench(dataset).join("reference_ner_output.txt")).expect("grammar");
+        eval::tag::check_labels(&pred, &tax).unwrap_or_else(|e| panic!("{dataset}: {e}"));
+        assert!(pred.sentences.iter().flatten().any(|t| t.1.contains('/')), "{dataset}: has dual tags");
+    }
 }

@@ -185,6 +185,18 @@ fn punctuation_splitting() {
 }
 
 #[test]
+fn capital_initials_and_the_page_abbreviation() {
+    // `p.` is listed (as `p. 12`); it must not hide the capital initial `P.` that `J.` shows
+    assert_eq!(texts(&split_words("He met P. Simmons")), ["He", "met", "P.", "Simmons"]);
+    assert_eq!(texts(&split_words("He met J. Simmons")), ["He", "met", "J.", "Simmons"]);
+    assert_eq!(texts(&split_words("see p. 12 and P. 13")), ["see", "p.", "12", "and", "P.", "13"]);
+    // a lower-case `p.` not before a number is a word and a full stop
+    assert_eq!(texts(&split_words("the value of p. The")), ["the", "value", "of", "p", ".", "The"]);
+    assert_eq!(sentences("He met P. Simmons. See p. 12 now."), [0..18, 19..33]);
+    assert_eq!(auto("He met P. Simmons"), ["P. Simmons"]);
+}
+
+#[test]
 fn automatic_mode_examples() {
     assert_eq!(
         auto("Mutations in the EGFR gene predict response to gefitinib in lung cancer ."),

@@ -2,6 +2,7 @@
 //! end to end on a benchmark dataset and score its output (`--dataset`).
 
 use crate::eval::dataset::{self, Dataset, DatasetReport, Modes, PhraseSelection, Settings, Split, Timing};
+use crate::entity_map::Taxonomy;
 use crate::eval::{self, Config, Options, Sentences};
 use crate::pipeline::Engine;
 use anyhow::{Context, bail};
@@ -55,6 +56,10 @@ pub struct FileInputs {
     /// (With --dataset: use --eval-config, and --engine-config for the engine.)
     #[arg(long, value_name = "FILE", required_unless_present = "dataset")]
     pub config: Option<PathBuf>,
+    /// The taxonomy the predicted labels must belong to: `jan2022` (the engine's default, and
+    /// the reference's), `feb2022`, or a taxonomy file (as `maskner tag`'s engine config).
+    #[arg(long, value_name = "NAME|FILE", default_value = "jan2022", conflicts_with = "dataset")]
+    pub taxonomy: String,
 }
 
 /// Which phrases the engine types on a dataset.
@@ -178,9 +183,12 @@ pub fn run(args: Args) -> super::CheckResult {
     let (Some(gold), Some(pred), Some(config)) = (&args.files.gold, &args.files.pred, &args.files.config) else {
         bail!("give --gold FILE --pred FILE --config FILE, or --dataset DIR --split devel|test");
     };
+    let taxonomy = Taxonomy::from_name_or_path(&args.files.taxonomy).context("--taxonomy")?;
     let config = Config::from_path(config)?;
     let gold = eval::read_gold(gold, &config)?;
     let pred = eval::read_pred(pred)?;
+    eval::tag::check_labels(&pred, &taxonomy)
+        .map_err(|e| anyhow::anyhow!("{e} (for predictions made with another taxonomy, give --taxonomy NAME|FILE)"))?;
     report(&config, &gold, &pred, &args.scoring)?;
     Ok(true)
 }
@@ -224,7 +232,7 @@ fn run_dataset(dir: &Path, args: &Args) -> anyhow::Result<()> {
     let mut modes = Modes::default();
     for sel in selections {
         let bar = super::input::progress(Some(data.gold.sentences.len() as u64), &format!("{} {}", data.name, sel.name()));
-        let run = dataset::run_engine(&engine, &data.gold, sel, batch, |n| bar.inc(n as u64))?;
+        let run = dataset::run_engine(&engine, &data.gold, data.tokens, sel, batch, |n| bar.inc(n as u64))?;
         bar.finish_and_clear();
         let out = d.pred_out.as_ref().map(|p| pred_path(p, sel, both));
         if let Some(p) = &out {
@@ -246,7 +254,7 @@ fn run_dataset(dir: &Path, args: &Args) -> anyhow::Result<()> {
         gold_file: data.gold_path.display().to_string(),
         eval_config: data.config_path.display().to_string(),
         counts: data.counts(),
-        settings: Settings::new(&engine, phrases.name(), limit, batch, ignore_others),
+        settings: Settings::new(&engine, phrases.name(), limit, batch, ignore_others, data.tokens),
         modes,
         timing: Timing::new(load_seconds, started.elapsed().as_secs_f64()),
     };
@@ -264,7 +272,13 @@ pub fn report(config: &Config, gold: &Sentences, pred: &Sentences, scoring: &Sco
         eprintln!("maskner: warning: {w}");
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", evaluation.to_json())?;
+    let json = evaluation.to_json();
+    // The reference scoring is written exactly as the reference writes its results files, with
+    // no final newline, so `cmp` against them succeeds; the other scorings end with one.
+    match evaluation {
+        eval::Evaluation::Reference(_) => write!(out, "{json}")?,
+        _ => writeln!(out, "{json}")?,
+    }
     out.flush()?;
     Ok(())
 }

@@ -14,8 +14,14 @@
 //!   token.
 //! * [`PhraseSelection::Auto`]: no gold spans at all; the in-process chunker picks the
 //!   phrases of every sentence. The gold sentence is kept as one sentence (no sentence
-//!   splitting); its words are [`text::split_words`] of the joined tokens, so a gold token
-//!   may become several terms (`(Ph+` -> `(` `Ph+`), which the reference's resync joins back.
+//!   splitting).
+//!
+//! The chunker reads each gold file the way `docs/chunker.md` measured it ([`GoldTokens`]):
+//! BioBERT-style `token<TAB>tag` tokens with `detached_punctuation` (`Wiskott - Aldrich
+//! syndrome` is one phrase), CoNLL tokens as they are, and the custom `token TAG` file (raw
+//! text split at whitespace) through [`text::split_words`] like `maskner tag`. The engine's
+//! terms are [`text::split_words`] of the joined tokens, so a gold token may become several
+//! terms (`(Ph+` -> `(` `Ph+`), which the reference's resync joins back.
 //!
 //! The output is scored from the engine's two-column text exactly as `maskner tag --format
 //! conll` prints it (with `--compat`, the appended period too, which the resync drops).
@@ -29,6 +35,7 @@ use crate::pipeline::{Engine, PhraseMode, TagRequest};
 use crate::text;
 use anyhow::{Context, bail};
 use serde::Serialize;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -88,6 +95,64 @@ impl PhraseSelection {
     }
 }
 
+/// How a gold file's tokens were made, which decides how the automatic chunker reads them
+/// (the settings `docs/chunker.md` measured).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoldTokens {
+    /// BioBERT/PubTator `token<TAB>tag`: punctuation is detached even inside words (`IL - 2`,
+    /// `Wiskott - Aldrich`, `E . coli`), so the chunker reads the tokens with
+    /// [`text::ChunkOptions::detached_punctuation`].
+    Detached,
+    /// CoNLL-2003 columns: PTB tokens, hyphens and dots stay inside words (`all-rounder`,
+    /// `U.S.`), a standalone `-` is a dash. The chunker reads the tokens as they are.
+    Words,
+    /// `token TAG` from raw text split at whitespace (custom: `advanced,`, `(Ph+`): the chunker
+    /// reads [`text::split_words`] of the joined tokens, as `maskner tag` reads raw text.
+    Raw,
+}
+
+impl GoldTokens {
+    /// From the first non-blank line of a gold file: four or more columns are CoNLL, a tab
+    /// separator is BioBERT-style, anything else `token TAG` raw text.
+    pub fn detect(path: &Path) -> anyhow::Result<Self> {
+        let file = std::fs::File::open(path).with_context(|| format!("gold file {}: cannot open", path.display()))?;
+        for line in std::io::BufReader::new(file).split(b'\n') {
+            let line = line.with_context(|| format!("gold file {}: read error", path.display()))?;
+            let line = String::from_utf8_lossy(&line);
+            let fields = line.split_whitespace().count();
+            if fields == 0 {
+                continue;
+            }
+            return Ok(if fields >= 4 {
+                GoldTokens::Words
+            } else if line.contains('\t') {
+                GoldTokens::Detached
+            } else {
+                GoldTokens::Raw
+            });
+        }
+        Ok(GoldTokens::Raw)
+    }
+
+    /// For the report: what the chunker reads.
+    pub fn description(self) -> &'static str {
+        match self {
+            GoldTokens::Detached => "gold tokens, detached punctuation joins (BioBERT-style token<TAB>tag)",
+            GoldTokens::Words => "gold tokens (CoNLL columns)",
+            GoldTokens::Raw => "split_words of the joined tokens (token TAG raw text)",
+        }
+    }
+
+    /// The chunker's words of `joined` (the gold tokens joined by single spaces) and options.
+    fn chunker_input(self, joined: &str) -> (Vec<text::Word>, text::ChunkOptions) {
+        match self {
+            GoldTokens::Detached => (text::whitespace_words(joined), text::ChunkOptions { detached_punctuation: true }),
+            GoldTokens::Words => (text::whitespace_words(joined), text::ChunkOptions::default()),
+            GoldTokens::Raw => (text::split_words(joined), text::ChunkOptions::default()),
+        }
+    }
+}
+
 /// A dataset split, read and checked: gold sentences (at most `limit`) and the eval config.
 pub struct Dataset {
     /// The directory's name (`NCBI-disease`).
@@ -99,6 +164,8 @@ pub struct Dataset {
     /// The first `limit` gold sentences (all without a limit).
     pub gold: Sentences,
     pub sentences_in_file: usize,
+    /// How the chunker reads the gold tokens.
+    pub tokens: GoldTokens,
 }
 
 impl Dataset {
@@ -122,6 +189,7 @@ impl Dataset {
         };
         let config = Config::from_path(&config_path)?;
         let mut gold = read::read_gold(&gold_path, &config)?;
+        let tokens = GoldTokens::detect(&gold_path)?;
         let sentences_in_file = gold.sentences.len();
         if let Some(n) = limit {
             gold.truncate(n);
@@ -132,7 +200,7 @@ impl Dataset {
             .ok()
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| dir.display().to_string());
-        Ok(Dataset { name, split, gold_path, config_path, config, gold, sentences_in_file })
+        Ok(Dataset { name, split, gold_path, config_path, config, gold, sentences_in_file, tokens })
     }
 
     /// Sentence and token counts of the (limited) gold data.
@@ -223,8 +291,9 @@ pub fn is_entity_label(label: &str) -> bool {
     matches!(label, "B" | "I") || ["B-", "I-", "B_", "I_"].iter().any(|p| label.starts_with(p))
 }
 
-/// The engine's input for one gold sentence (see the module docs).
-pub fn request(tokens: &[Token], selection: PhraseSelection) -> TagRequest {
+/// The engine's input for one gold sentence (see the module docs); `style` says how the
+/// chunker reads the tokens of a sentence it chunks.
+pub fn request(tokens: &[Token], selection: PhraseSelection, style: GoldTokens) -> TagRequest {
     if selection == PhraseSelection::Markers && tokens.iter().any(|t| is_entity_label(&t.1)) {
         let words: Vec<String> = tokens
             .iter()
@@ -233,8 +302,8 @@ pub fn request(tokens: &[Token], selection: PhraseSelection) -> TagRequest {
         return TagRequest { text: words.join(" "), mode: PhraseMode::Markers };
     }
     let joined = tokens.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(" ");
-    let words = text::split_words(&joined);
-    let spans = text::auto_phrases(&words).iter().filter_map(|p| p.byte_range(&words)).collect();
+    let (words, options) = style.chunker_input(&joined);
+    let spans = text::auto_phrases_with(&words, &options).iter().filter_map(|p| p.byte_range(&words)).collect();
     TagRequest { text: joined, mode: PhraseMode::Spans(spans) }
 }
 
@@ -251,10 +320,12 @@ pub struct EngineRun {
 }
 
 /// Runs the engine on every gold sentence, `batch` sentences per call; `progress` is called
-/// with the number of sentences done after each batch.
+/// with the number of sentences done after each batch. `style` is the gold file's
+/// ([`Dataset::tokens`]).
 pub fn run_engine(
     engine: &Engine,
     gold: &Sentences,
+    style: GoldTokens,
     selection: PhraseSelection,
     batch: usize,
     mut progress: impl FnMut(usize),
@@ -265,7 +336,7 @@ pub fn run_engine(
     let mut phrases = 0;
     let numerics = engine.numerics();
     for (b, chunk) in gold.sentences.chunks(batch.max(1)).enumerate() {
-        let requests: Vec<TagRequest> = chunk.iter().filter(|s| !s.is_empty()).map(|s| request(s, selection)).collect();
+        let requests: Vec<TagRequest> = chunk.iter().filter(|s| !s.is_empty()).map(|s| request(s, selection, style)).collect();
         let mut results = engine.tag(&requests)?.into_iter();
         for (k, sentence) in chunk.iter().enumerate() {
             if sentence.is_empty() {
@@ -466,6 +537,8 @@ pub struct Settings {
     pub limit: Option<usize>,
     pub batch: usize,
     pub ignore_others: bool,
+    /// What the automatic chunker reads ([`GoldTokens::description`]).
+    pub chunker_words: &'static str,
     pub numerics: Numerics,
     pub taxonomy: String,
     /// Per member: name, kind, model.
@@ -473,7 +546,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(engine: &Engine, phrases: &'static str, limit: Option<usize>, batch: usize, ignore_others: bool) -> Self {
+    pub fn new(
+        engine: &Engine,
+        phrases: &'static str,
+        limit: Option<usize>,
+        batch: usize,
+        ignore_others: bool,
+        tokens: GoldTokens,
+    ) -> Self {
         let info = engine.info();
         let members = info["members"]
             .as_array()
@@ -488,6 +568,7 @@ impl Settings {
             limit,
             batch,
             ignore_others,
+            chunker_words: tokens.description(),
             numerics: engine.numerics(),
             taxonomy: engine.taxonomy().name().to_string(),
             members,
@@ -557,24 +638,55 @@ mod tests {
 
     #[test]
     fn marker_requests_mark_gold_entity_tokens() {
-        let r = request(&toks(&[("the", "O"), ("ataxia", "B"), ("-", "I"), ("T", "I"), ("gene", "O")]), PhraseSelection::Markers);
+        let r = request(&toks(&[("the", "O"), ("ataxia", "B"), ("-", "I"), ("T", "I"), ("gene", "O")]), PhraseSelection::Markers, GoldTokens::Detached);
         assert_eq!(r.text, "the ataxia:__entity__ -:__entity__ T:__entity__ gene");
         assert_eq!(r.mode, PhraseMode::Markers);
     }
 
-    #[test]
-    fn sentences_without_entities_and_auto_mode_use_the_chunker_on_the_joined_tokens() {
-        let t = toks(&[("Lung", "B"), ("cancer", "I"), ("(Ph+", "O"), ("CML)", "O"), ("kills", "O")]);
-        let r = request(&t, PhraseSelection::Auto);
-        assert_eq!(r.text, "Lung cancer (Ph+ CML) kills");
+    /// The chunker phrases of a request, as text.
+    fn phrases(r: &TagRequest) -> Vec<&str> {
         let PhraseMode::Spans(spans) = &r.mode else { panic!("{:?}", r.mode) };
-        // spans are on word boundaries, so the engine's words are split_words of the text
-        let words = text::split_words(&r.text);
-        for s in spans {
-            assert!(words.iter().any(|w| w.start == s.start) && words.iter().any(|w| w.end == s.end), "{s:?}");
-        }
-        let o = request(&toks(&[("no", "O"), ("entity", "O")]), PhraseSelection::Markers);
+        spans.iter().map(|s| &r.text[s.clone()]).collect()
+    }
+
+    #[test]
+    fn raw_text_tokens_use_the_chunker_on_split_words() {
+        let t = toks(&[("Lung", "B"), ("cancer", "I"), ("(Ph+", "O"), ("CML)", "O"), ("kills", "O")]);
+        let r = request(&t, PhraseSelection::Auto, GoldTokens::Raw);
+        assert_eq!(r.text, "Lung cancer (Ph+ CML) kills");
+        // `(Ph+` and `CML)` lose their brackets: the chunker saw split_words
+        assert_eq!(phrases(&r)[..2], ["Lung cancer", "Ph+ CML"]);
+        let o = request(&toks(&[("no", "O"), ("entity", "O")]), PhraseSelection::Markers, GoldTokens::Raw);
         assert!(matches!(o.mode, PhraseMode::Spans(_)));
         assert_eq!(o.text, "no entity");
+    }
+
+    #[test]
+    fn detached_gold_tokens_keep_a_hyphen_inside_the_phrase() {
+        let t = toks(&[("the", "O"), ("Wiskott", "O"), ("-", "O"), ("Aldrich", "O"), ("syndrome", "O"), (".", "O")]);
+        for sel in [PhraseSelection::Auto, PhraseSelection::Markers] {
+            let r = request(&t, sel, GoldTokens::Detached);
+            assert_eq!(phrases(&r), ["Wiskott - Aldrich syndrome"], "{sel:?}");
+        }
+        // CoNLL tokens and raw text: a standalone `-` is a dash
+        for style in [GoldTokens::Words, GoldTokens::Raw] {
+            assert_eq!(phrases(&request(&t, PhraseSelection::Auto, style)), ["Wiskott", "Aldrich syndrome"], "{style:?}");
+        }
+    }
+
+    #[test]
+    fn gold_token_style_from_the_first_line() {
+        let dir = std::env::temp_dir().join(format!("maskner-gold-tokens-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text, want) in [
+            ("bio.tsv", "\nIL\tB\n-\tI\n", GoldTokens::Detached),
+            ("conll.txt", "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\n", GoldTokens::Words),
+            ("custom.tsv", "A O\neGFR B_MEASURE\n", GoldTokens::Raw),
+        ] {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            assert_eq!(GoldTokens::detect(&p).unwrap(), want, "{name}");
+        }
+        assert!(GoldTokens::detect(&dir.join("missing")).unwrap_err().to_string().contains("cannot open"));
     }
 }

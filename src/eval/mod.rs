@@ -8,6 +8,8 @@
 //! * [`standard`]: maps gold labels and predicted tags through an eval config to comparable
 //!   IOB2 sequences, aligned exactly as the reference aligns them, and feeds [`span`].
 //!
+//! * [`tag`]: the prediction-tag grammar (`O`, `B_X`, `B_S[G]/I_Y`, ...) every prediction
+//!   file is checked against when read, and the check of its names against a taxonomy.
 //! * [`dataset`]: runs the engine end to end on a benchmark directory (gold spans as markers,
 //!   or the automatic chunker) and scores the output every way (`maskner eval --dataset`).
 //!
@@ -22,6 +24,7 @@ pub mod read;
 pub mod reference;
 pub mod span;
 pub mod standard;
+pub mod tag;
 
 use serde::Serialize;
 use std::fmt;
@@ -145,10 +148,12 @@ impl fmt::Display for Location {
 }
 
 /// Everything that can go wrong reading or scoring; each displays as one line naming the place.
+/// The I/O error is part of that line and deliberately not a `source`: an error chain printer
+/// (`{:#}`) would print it a second time.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("{at}: {source}")]
-    Io { at: Location, source: std::io::Error },
+    #[error("{at}: {error}")]
+    Io { at: Location, error: std::io::Error },
     #[error("{at}: {msg}")]
     At { at: Location, msg: String },
 }

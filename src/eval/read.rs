@@ -17,7 +17,8 @@ pub fn read_gold(path: &Path, config: &Config) -> Result<Sentences, EvalError> {
     parse_gold(&text, &name, config)
 }
 
-/// Reads a two-column prediction file (`term TAG`, blank line after each sentence).
+/// Reads a two-column prediction file (`term TAG`, blank line after each sentence); every tag
+/// must be in the prediction-tag grammar ([`super::tag`]).
 pub fn read_pred(path: &Path) -> Result<Sentences, EvalError> {
     let name = path.display().to_string();
     let text = read_text(Role::Pred, path, &name)?;
@@ -42,14 +43,17 @@ pub fn parse_gold(text: &str, name: &str, config: &Config) -> Result<Sentences, 
 /// Parses prediction text; `name` is used in error messages.
 pub fn parse_pred(text: &str, name: &str) -> Result<Sentences, EvalError> {
     parse(Role::Pred, text, name, |fields| match fields {
-        [term, tag] => Ok((term.to_string(), tag.to_string())),
+        [term, tag] => {
+            super::tag::check(term, tag)?;
+            Ok((term.to_string(), tag.to_string()))
+        }
         _ => Err(format!("expected 2 columns (term and tag), found {}", fields.len())),
     })
 }
 
 fn read_text(role: Role, path: &Path, name: &str) -> Result<String, EvalError> {
     let bytes = std::fs::read(path)
-        .map_err(|source| EvalError::Io { at: Location::File { role, path: name.to_string(), line: None }, source })?;
+        .map_err(|error| EvalError::Io { at: Location::File { role, path: name.to_string(), line: None }, error })?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         // The valid prefix is UTF-8 by definition; count the lines it completes.
@@ -141,6 +145,12 @@ mod tests {
         assert!(s.contains("found 3"), "{s}");
         let ok = parse_pred("caf\u{e9}\u{a0}B_X\n", "p").unwrap();
         assert_eq!(ok.sentences[0][0], ("caf\u{e9}".to_string(), "B_X".to_string()));
+    }
+
+    #[test]
+    fn prediction_tags_are_checked_with_file_and_line() {
+        let e = parse_pred("a O\n\nb B_X\nc Y_X\n", "p.txt").unwrap_err().to_string();
+        assert!(e.starts_with("prediction file p.txt line 4: invalid tag \"Y_X\": expected O, B_GROUP"), "{e}");
     }
 
     #[test]

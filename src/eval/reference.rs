@@ -60,7 +60,7 @@ impl Config {
     pub fn from_path(path: &Path) -> Result<Config, EvalError> {
         let name = path.display().to_string();
         let at = Location::Config { path: Some(name.clone()) };
-        let bytes = std::fs::read(path).map_err(|source| EvalError::Io { at: at.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|error| EvalError::Io { at: at.clone(), error })?;
         let text = String::from_utf8(bytes).map_err(|_| EvalError::at(at, "invalid UTF-8"))?;
         Config::from_json(&text, Some(name))
     }

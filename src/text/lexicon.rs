@@ -161,18 +161,21 @@ impl Lexicon {
     }
 
     /// Whether `word` (which ends with its dot) is an abbreviation; `next` is the following
-    /// whitespace word, needed for the number-only class.
+    /// whitespace word, needed for the number-only class. A number-only entry that is not
+    /// before a number falls back to the initialism rule, so the list's `p.` (`p. 12`) does
+    /// not hide the capital initial in `P. Simmons`.
     pub fn abbreviation(&self, word: &str, next: Option<&str>) -> Option<Abbrev> {
         let lower = word.to_lowercase();
+        let initialism = || is_initialism(word).then_some(Abbrev::Final);
         match self.abbreviations.get(&lower) {
             Some(Abbrev::Number) => {
                 let digit_next = next
                     .and_then(|n| n.trim_start_matches(['(', '[']).chars().next())
                     .is_some_and(|c| c.is_ascii_digit());
-                digit_next.then_some(Abbrev::Number)
+                if digit_next { Some(Abbrev::Number) } else { initialism() }
             }
             Some(&k) => Some(k),
-            None => is_initialism(word).then_some(Abbrev::Final),
+            None => initialism(),
         }
     }
 }
@@ -272,5 +275,10 @@ mod tests {
         assert_eq!(lx.abbreviation("J.", None), Some(Abbrev::Final));
         assert_eq!(lx.abbreviation("cancer.", None), None);
         assert_eq!(lx.abbreviation("a.", None), None);
+        // the listed `p.` is an abbreviation before a number; a capital `P.` elsewhere is an
+        // initial like `J.`, a lower-case `p.` elsewhere a word and a full stop
+        assert_eq!(lx.abbreviation("p.", Some("12")), Some(Abbrev::Number));
+        assert_eq!(lx.abbreviation("P.", Some("Simmons")), Some(Abbrev::Final));
+        assert_eq!(lx.abbreviation("p.", Some("The")), None);
     }
 }
