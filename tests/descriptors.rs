@@ -466,6 +466,7 @@ fn engine(members: &[(&str, &str, bool)], numerics: Numerics, tag: &str) -> Engi
         taxonomy: "jan2022".into(),
         seeds: None,
         numerics,
+        source: None,
     };
     let engine = Engine::load(&config, false).expect("engine loads");
     for d in dirs {
@@ -574,7 +575,7 @@ fn a_phrase_longer_than_the_model_fails_its_own_record_only() {
     let results = tag(&e, &["Lou visited Paris:__entity__", &fits, &too_long]);
     assert!(results[0].is_ok() && results[1].is_ok(), "{:?}", results[1].as_ref().err());
     let err = format!("{:#}", results[2].as_ref().expect_err("too long"));
-    assert!(err.contains("a phrase of 60 word pieces is longer than bio's maximum of 64"), "{err}");
+    assert!(err.contains("member bio: a phrase of 60 word pieces is longer than the model's maximum of 64"), "{err}");
 }
 
 #[test]

@@ -17,6 +17,8 @@ Examples:
   # Default (fixed) numerics; reports how much still matches:
   maskner replay --log ../shared/benchmarks/custom/reference_query_response_log.txt";
 
+/// Replay the reference's logged descriptors through aggregation, pooling and tagging, and check
+/// the logged distributions and tags (exit 1 on any mismatch under --compat).
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
