@@ -1,6 +1,8 @@
 //! `maskner serve` in-process on loopback ports, with the tiny fixture models as the two ensemble
 //! members: every route, every limit and error status, cross-request batching, isolation of a
-//! panicking text, graceful shutdown, and answers equal to the CLI's for the same texts.
+//! panicking text, graceful shutdown, and answers equal to the CLI's for the same texts. Then the
+//! real binary as a child process: SIGTERM with a request in flight and with idle or half-sent
+//! connections open, flag validation, and a token classifier served alone.
 //!
 //! Requests go through a minimal HTTP/1.1 client over `std::net::TcpStream` (one connection per
 //! request, `Connection: close`), so tests can send exactly the bytes they want (invalid UTF-8,
@@ -133,19 +135,27 @@ impl Resp {
     }
 }
 
-/// One HTTP/1.1 request on a fresh connection; reads the answer to EOF.
+/// One HTTP/1.1 request on a fresh connection, sent as JSON; reads the answer to EOF.
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> Resp {
+    http_as(addr, method, path, Some("application/json"), body)
+}
+
+/// One HTTP/1.1 request with the given Content-Type (or none) on a fresh connection.
+fn http_as(addr: SocketAddr, method: &str, path: &str, content_type: Option<&str>, body: Option<&[u8]>) -> Resp {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let body = body.unwrap_or(b"");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
+    let ct = content_type.map(|c| format!("Content-Type: {c}\r\n")).unwrap_or_default();
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{ct}Content-Length: {}\r\n\r\n", body.len());
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read the answer");
+    parse_response(&raw)
+}
+
+/// A whole answer (status line, headers, body) as read from the socket.
+fn parse_response(raw: &[u8]) -> Resp {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.split("\r\n");
@@ -156,20 +166,41 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> Resp
     Resp { status, headers, body: raw[split + 4..].to_vec() }
 }
 
+/// Reads one answer from a keep-alive connection (up to its Content-Length), leaving it open.
+fn read_one_response(s: &mut TcpStream) -> Resp {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).expect("read the head"), 1, "connection closed in the head: {}", String::from_utf8_lossy(&raw));
+        raw.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&raw).to_lowercase();
+    let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).expect("content-length");
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).expect("read the body");
+    raw.extend(body);
+    parse_response(&raw)
+}
+
+/// The binary, with the cache and offline hub of the in-process engine.
+fn maskner() -> Command {
+    init_env();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_maskner"));
+    cmd.env("MASKNER_CACHE", cache_dir()).env("HF_HUB_OFFLINE", "1");
+    cmd
+}
+
 /// Runs the binary with the same members (and cache) as the in-process engine.
 fn cli(args: &[&str], stdin: &[u8]) -> String {
-    init_env();
     let bio = format!("bio={}", fixture("tiny-bert-cased"));
     let phi = format!("phi={}", fixture("tiny-bert-uncased"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_maskner"));
+    let mut cmd = maskner();
     if args[0] == "tag" {
         cmd.args(["tag", "--model", &bio, "--model", &phi]).args(&args[1..]);
     } else {
         cmd.args(args);
     }
     let mut child = cmd
-        .env("MASKNER_CACHE", cache_dir())
-        .env("HF_HUB_OFFLINE", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -482,6 +513,47 @@ fn request_errors_are_json_with_status_codes() {
     assert!(r.error().contains("out of range"));
     // an empty list is answered at once
     assert_eq!(server.post_json("/v1/ner", &json!({"texts": []})).json(), json!([]));
+
+    // the body must be JSON: application/json (charset utf-8 at most) or no Content-Type
+    let body = br#"{"text": "Lou Gehrig worked in New York."}"#;
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "application/jsonl", "multipart/form-data; boundary=x"] {
+        for path in ["/v1/ner", "/v1/fill-mask"] {
+            check(http_as(server.addr, "POST", path, Some(ct), Some(body)), 415, &format!("unsupported Content-Type \"{ct}\""));
+        }
+    }
+    assert!(http_as(server.addr, "POST", "/v1/ner", Some("text/plain"), Some(body)).error().contains("application/json"));
+    for ct in [None, Some("application/json"), Some("Application/JSON"), Some("application/json; charset=utf-8"), Some("application/json;charset=\"UTF-8\"")] {
+        let r = http_as(server.addr, "POST", "/v1/ner", ct, Some(body));
+        assert_eq!(r.status, 200, "Content-Type {ct:?}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["text"], "Lou Gehrig worked in New York.");
+    }
+}
+
+#[test]
+fn headers_that_do_not_arrive_in_time_close_the_connection() {
+    let server = Server::start(ServeOptions { header_timeout: Duration::from_millis(600), ..ServeOptions::default() });
+    let open = |bytes: &[u8]| {
+        let mut c = TcpStream::connect(server.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(bytes).unwrap();
+        (c, Instant::now())
+    };
+    let (mut half, t_half) = open(b"POST /v1/ner HTTP/1.1\r\nHost: x\r\nContent-Ty");
+    let (mut silent, t_silent) = open(b"");
+    // a keep-alive connection that has had its answer is idle: the same timeout closes it
+    let (mut idle, _) = open(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(read_one_response(&mut idle).status, 200);
+    let t_idle = Instant::now();
+    // meanwhile requests sent in time are answered
+    assert_eq!(server.post_json("/v1/ner", &json!({"text": "Lou Gehrig worked in New York."})).status, 200);
+    for (name, c, t) in [("half-sent headers", &mut half, t_half), ("nothing sent", &mut silent, t_silent), ("idle keep-alive", &mut idle, t_idle)] {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap_or_else(|e| panic!("{name}: not closed: {e}"));
+        let took = t.elapsed();
+        assert!(rest.is_empty(), "{name}: closed without an answer: {}", String::from_utf8_lossy(&rest));
+        assert!(took >= Duration::from_millis(550) && took < Duration::from_secs(10), "{name}: closed after {took:?}, not at the header timeout");
+    }
+    server.join().unwrap();
 }
 
 #[test]
@@ -634,4 +706,261 @@ fn a_client_that_disconnects_releases_its_queued_texts() {
     });
     assert_eq!(server.post_json("/v1/ner", &json!({"text": "Lou Gehrig worked in New York."})).status, 200);
     assert!(!gate.seen().iter().any(|s| s.contains("GONE")), "{:?}", gate.seen());
+}
+
+/// `maskner serve` as a child process on a loopback port chosen by the OS (`--port 0`; the
+/// address is read from the start line on stderr). Killed on drop if still running.
+struct ServeProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<Vec<String>>>,
+    stderr_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServeProcess {
+    fn start(args: &[&str]) -> Self {
+        let mut child = maskner()
+            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn maskner serve");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        let lines = stderr.clone();
+        let stderr_thread = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split(" on http://").nth(1).and_then(|r| r.split_whitespace().next()) {
+                    let _ = addr_tx.send(addr.parse::<SocketAddr>().expect("address in the start line"));
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = match addr_rx.recv_timeout(Duration::from_secs(180)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("maskner serve did not start: {}", stderr.lock().unwrap().join("\n"));
+            }
+        };
+        let s = Self { child, addr, stderr, stderr_thread: Some(stderr_thread) };
+        let t = Instant::now();
+        while http(s.addr, "GET", "/health", None).status != 200 {
+            assert!(t.elapsed() < Duration::from_secs(30), "/health never answered 200");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s
+    }
+
+    /// Sends a signal with kill(1) (libc is not a dependency).
+    fn signal(&self, name: &str) {
+        let st = Command::new("kill").args([format!("-{name}"), self.child.id().to_string()]).status().expect("run kill");
+        assert!(st.success(), "kill -{name} failed");
+    }
+
+    /// The exit status, once the process has ended within `limit` (`None` if it has not).
+    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let t = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                if let Some(th) = self.stderr_thread.take() {
+                    let _ = th.join();
+                }
+                return Some(st);
+            }
+            if t.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `--model` flags for the fixture ensemble, as the in-process engine has it.
+fn fixture_models() -> Vec<String> {
+    vec!["--model".into(), format!("bio={}", fixture("tiny-bert-cased")), "--model".into(), format!("phi={}", fixture("tiny-bert-uncased"))]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Waits until the server refuses new connections (its listener is closed).
+fn wait_refused(addr: SocketAddr) {
+    let t = Instant::now();
+    while TcpStream::connect(addr).is_ok() {
+        assert!(t.elapsed() < Duration::from_secs(10), "still accepting connections after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_binary_answers_a_request_in_flight_at_sigterm_and_exits_0() {
+    let mut server = ServeProcess::start(&strs(&fixture_models()));
+    let texts = ["Lou Gehrig worked in New York.", "Mesothelioma is caused by asbestos."];
+    let body = json!({"texts": texts}).to_string();
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    let mut c = TcpStream::connect(server.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(c, "POST /v1/ner HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+    c.write_all(first).unwrap();
+    // the handler is now reading the body
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("TERM");
+    wait_refused(server.addr);
+    assert!(server.wait_exit(Duration::from_millis(500)).is_none(), "exited with a request in flight: {}", server.stderr());
+    c.write_all(rest).unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).expect("read the answer");
+    let r = parse_response(&raw);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("connection"), Some("close"));
+    let records = r.json();
+    let got: Vec<&str> = records.as_array().unwrap().iter().map(|v| v["text"].as_str().unwrap()).collect();
+    assert_eq!(got, texts);
+    assert!(records[0]["entities"].is_array());
+    let st = server.wait_exit(Duration::from_secs(20)).expect("the server exits after answering");
+    assert_eq!(st.code(), Some(0), "{}", server.stderr());
+    let log = server.stderr();
+    assert!(log.contains("maskner: shutting down, finishing requests in flight") && log.ends_with("maskner: stopped"), "{log}");
+}
+
+#[test]
+fn the_binary_does_not_wait_for_idle_or_half_sent_connections_at_sigterm() {
+    // the header timeout (4 s) is far below the request timeout and what a client might wait
+    let mut args = fixture_models();
+    args.extend(["--header-timeout", "4", "--timeout", "120"].map(String::from));
+    let mut server = ServeProcess::start(&strs(&args));
+    let connect = || {
+        let c = TcpStream::connect(server.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        c
+    };
+    let mut half = connect();
+    half.write_all(b"POST /v1/ner HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\nContent-").unwrap();
+    let t_half = Instant::now();
+    let mut idle = connect();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_one_response(&mut idle).status, 200);
+    server.signal("TERM");
+    let t_term = Instant::now();
+    // the idle keep-alive connection is closed at once, not after its header timeout
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).expect("idle connection closed");
+    assert!(rest.is_empty());
+    assert!(t_term.elapsed() < Duration::from_secs(2), "idle connection closed after {:?}", t_term.elapsed());
+    // the half-sent request is dropped at its header timeout, without an answer
+    half.read_to_end(&mut rest).expect("half-sent connection closed");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    let took = t_half.elapsed();
+    assert!(took >= Duration::from_millis(3900) && took < Duration::from_secs(10), "half-sent connection closed after {took:?}");
+    // and the server ends with it, while this test still holds both sockets open
+    let st = server.wait_exit(Duration::from_secs(10)).unwrap_or_else(|| panic!("still running {:?} after SIGTERM", t_term.elapsed()));
+    assert_eq!(st.code(), Some(0), "{}", server.stderr());
+    assert!(t_term.elapsed() < Duration::from_secs(10));
+    drop((half, idle));
+}
+
+#[test]
+fn the_binary_refuses_bad_flags_with_one_line_errors() {
+    // a model that does not exist: the flags are checked before any model is loaded
+    let cases: [(&[&str], &str); 7] = [
+        (&["--timeout", "1e30"], "maskner: --timeout 1e30: expected a number of seconds from 0.001 to 86400"),
+        (&["--timeout", "1e19"], "maskner: --timeout 1e19: expected a number of seconds from 0.001 to 86400"),
+        (&["--timeout=-1"], "maskner: --timeout -1: expected a number of seconds from 0.001 to 86400"),
+        (&["--header-timeout", "0"], "maskner: --header-timeout 0: expected a number of seconds from 0.001 to 86400"),
+        (&["--max-texts", "100", "--max-queue", "50"], "maskner: --max-texts 100 is larger than --max-queue 50"),
+        (&["--max-batch-texts", "0"], "maskner: --max-batch-texts 0: must be at least 1"),
+        (&["--http-threads", "0"], "maskner: --http-threads 0: expected 1 to 256"),
+    ];
+    for (flags, want) in cases {
+        let out = maskner()
+            .args(["serve", "--port", "0", "--model", "bio=/nonexistent/model"])
+            .args(flags)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{flags:?}: one line: {err}");
+        assert!(err.starts_with(want), "{flags:?}: {err}");
+    }
+}
+
+#[test]
+fn options_out_of_range_are_refused_by_the_library_too() {
+    let bad = [
+        ServeOptions { timeout: Duration::MAX, ..ServeOptions::default() },
+        ServeOptions { header_timeout: Duration::ZERO, ..ServeOptions::default() },
+        ServeOptions { max_texts: 10, max_queue: 5, ..ServeOptions::default() },
+    ];
+    let flags = ["--timeout", "--header-timeout", "--max-texts"];
+    for (opts, flag) in bad.into_iter().zip(flags) {
+        let e = opts.check().expect_err(flag).to_string();
+        assert!(e.starts_with(flag), "{e}");
+    }
+    ServeOptions::default().check().unwrap();
+}
+
+#[test]
+fn the_binary_serves_a_token_classifier_alone() {
+    let sci = fixture("tiny-scibert-ner-jnlpba");
+    let labels = format!("{sci}={}", common::root().join("descriptors/members/fran-martinez--scibert_scivocab_cased_ner_jnlpba.labels.txt").display());
+    let server = ServeProcess::start(&["--members", &sci, "--labels", &labels]);
+    let texts = ["The BRCA1 protein repairs damaged DNA in breast tissue.", "IL-2 activates T cells."];
+    let jsonl: String = texts.iter().map(|t| format!("{}\n", json!({"text": t}))).collect();
+    let want: Vec<Value> = cli(&["tag", "--members", &sci, "--labels", &labels, "--format", "jsonl", "--input", "-"], jsonl.as_bytes())
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let r = http(server.addr, "POST", "/v1/ner", Some(json!({"texts": texts}).to_string().as_bytes()));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json(), Value::Array(want.clone()));
+    let entities = want[0]["entities"].as_array().unwrap();
+    assert!(!entities.is_empty(), "{}", want[0]);
+    assert!(entities.iter().all(|e| e["member"] == sci.as_str()), "{}", want[0]);
+
+    let info = http(server.addr, "GET", "/v1/info", None).json();
+    assert_eq!(info["members"][0]["kind"], "token-classifier");
+    assert_eq!(info["fill_mask_member"], Value::Null);
+    let r = http(server.addr, "POST", "/v1/fill-mask", Some(br#"{"text": "The [MASK] protein."}"#));
+    assert_eq!(r.status, 501);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.error().contains("no masked-LM member"), "{}", r.error());
+
+    // the reference's GET route: the classifier's own phrases of the sentence, the CLI's tags
+    let sentence = texts[0];
+    let enc: String = sentence.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let r = http(server.addr, "GET", &format!("/ner/{enc}"), None);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["stats"]["return_status"], "Success");
+    assert_eq!(v["stats"]["Ensemble server count"], "1");
+    let conll = cli(&["tag", "--members", &sci, "--labels", &labels, "--format", "conll", sentence], b"");
+    let tags: Vec<(&str, &str)> = conll.lines().filter(|l| !l.is_empty()).map(|l| l.split_once(' ').unwrap()).collect();
+    let terms = v["ensembled_ner"].as_object().unwrap();
+    assert_eq!(terms.len(), tags.len(), "{}", v["ensembled_ner"]);
+    for (i, (term, tag)) in tags.iter().enumerate() {
+        let e = &v["ensembled_ner"][(i + 1).to_string()];
+        assert_eq!((e["term"].as_str(), e["e"].as_str()), (Some(*term), Some(*tag)), "{e}");
+    }
+    assert!(tags.iter().any(|(_, t)| *t != "O"), "{conll}");
 }

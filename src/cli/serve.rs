@@ -15,7 +15,8 @@ use std::time::Duration;
 /// Examples:
 ///   maskner serve --port 8059
 ///   maskner serve --model bio=./my-bio-bert --model phi=bert-base-cased --max-batch-texts 16
-///   curl -s localhost:8059/v1/ner -d '{"texts": ["Lou Gehrig worked in New York"], "format": "hf"}'
+///   curl -s localhost:8059/v1/ner -H 'Content-Type: application/json' \
+///     -d '{"texts": ["Lou Gehrig worked in New York"], "format": "hf"}'
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -62,20 +63,42 @@ pub struct Args {
     /// Characters per engine call, the batch's token budget (about 4 characters per word piece).
     #[arg(long, default_value_t = 4096)]
     max_batch_chars: usize,
-    /// Seconds a request may wait for its results, queueing included (503 after).
-    #[arg(long, default_value_t = 60.0)]
-    timeout: f64,
+    /// Seconds a request may take from its headers to its results: the body must arrive
+    /// within it (408 after), queueing and inference included (503 after). 0.001 to 86400.
+    #[arg(long, value_name = "SECONDS", default_value = "60")]
+    timeout: String,
+    /// Seconds a client may take to send a request's headers (also how long an idle keep-alive
+    /// connection stays open); the connection is closed after. 0.001 to 86400.
+    #[arg(long, value_name = "SECONDS", default_value = "10")]
+    header_timeout: String,
     /// Largest top_k of /v1/fill-mask.
     #[arg(long, default_value_t = 100)]
     max_top_k: usize,
-    /// Threads of the HTTP runtime (inference always runs on its own thread).
+    /// Threads of the HTTP runtime (inference always runs on its own thread). 1 to 256.
     #[arg(long, default_value_t = 2)]
     http_threads: usize,
 }
 
+/// Most `--http-threads`: they only move requests, and tokio cannot report a thread it fails to
+/// start, so an absurd count must not reach it.
+const MAX_HTTP_THREADS: usize = 256;
+
+/// A seconds flag as a duration within the server's allowed range. Parsed here rather than by
+/// clap so that the error is one line quoting the value as given; a float alone may be
+/// negative, NaN or too large for a `Duration`.
+fn seconds(flag: &str, value: &str) -> anyhow::Result<Duration> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .filter(|d| server::TIMEOUT_RANGE.contains(d))
+        .ok_or_else(|| anyhow::anyhow!("{flag} {value}: expected {}", server::timeout_range_text()))
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        anyhow::bail!("--timeout {}: expected a positive number of seconds", args.timeout);
+    if !(1..=MAX_HTTP_THREADS).contains(&args.http_threads) {
+        anyhow::bail!("--http-threads {}: expected 1 to {MAX_HTTP_THREADS}", args.http_threads);
     }
     let opts = ServeOptions {
         max_body_bytes: args.max_body_bytes,
@@ -84,15 +107,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_queue: args.max_queue,
         max_batch_texts: args.max_batch_texts,
         max_batch_chars: args.max_batch_chars,
-        timeout: Duration::from_secs_f64(args.timeout),
+        timeout: seconds("--timeout", &args.timeout)?,
+        header_timeout: seconds("--header-timeout", &args.header_timeout)?,
         max_top_k: args.max_top_k,
         before_inference: None,
     };
+    // before loading models: a bad flag should not cost their load time
+    opts.check()?;
     let cfg = super::tag::engine_config(args.config.as_ref(), &args.models, &args.maps, &args.members, &args.labels, args.compat)?;
     let engine = Engine::load(&cfg, true)?;
     let members = engine.member_names().join(", ");
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.http_threads.max(1))
+        .worker_threads(args.http_threads)
         .thread_name("maskner-http")
         .enable_all()
         .build()?;

@@ -14,12 +14,14 @@
 //! The async runtime only moves requests: every text goes through a bounded queue to one
 //! inference thread that groups pending texts of all requests and calls the engine once per
 //! group (see `src/server/worker.rs`). Every limit answers with a JSON `{"error": "..."}` and a
-//! status code (413 body, 422 texts/characters/top_k, 429 queue full, 503 timeout or stopped
-//! worker, 408 a body that does not arrive in time, 400 malformed JSON or invalid UTF-8, 500 a
-//! panic in inference). Nothing on a request path unwraps: handlers run as their own tasks, so
-//! even a bug answers 500 instead of dropping the connection, and the inference thread catches
-//! engine panics.
+//! status code (413 body, 415 a body that is not JSON, 422 texts/characters/top_k, 429 queue
+//! full, 503 timeout or stopped worker, 408 a body that does not arrive in time, 400 malformed
+//! JSON or invalid UTF-8, 500 a panic in inference). Headers that do not arrive within the
+//! header timeout close the connection (`src/server/conn.rs`). Nothing on a request path
+//! unwraps: handlers run as their own tasks, so even a bug answers 500 instead of dropping the
+//! connection, and the inference thread catches engine panics.
 
+mod conn;
 mod worker;
 
 pub use worker::InferenceHook;
@@ -30,11 +32,12 @@ use crate::pipeline::{Engine, PhraseMode, TagRequest, TagResult};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use std::future::Future;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{BatchLimits, Item, Outcome, PushError, Queue, Work};
@@ -61,8 +64,13 @@ pub struct ServeOptions {
     /// runs alone). Default 4096.
     pub max_batch_chars: usize,
     /// Longest a request may take, from its headers to its results: reading the body (408
-    /// after), queueing and inference (503 after). Default 60 s.
+    /// after), queueing and inference (503 after). Within [`TIMEOUT_RANGE`]. Default 60 s.
     pub timeout: Duration,
+    /// Longest a client may take to send a request's headers once its connection is ready for
+    /// them (accepted, or the previous answer written); the connection is closed after, so
+    /// neither a half-sent request nor an idle keep-alive connection is held longer, nor delays
+    /// shutdown. Within [`TIMEOUT_RANGE`]. Default 10 s.
+    pub header_timeout: Duration,
     /// Largest `top_k` of `/v1/fill-mask` (422 above). Default 100.
     pub max_top_k: usize,
     /// Runs on the inference thread before each engine call (tests simulate slow or crashing
@@ -80,6 +88,7 @@ impl Default for ServeOptions {
             max_batch_texts: 32,
             max_batch_chars: 4096,
             timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
             max_top_k: 100,
             before_inference: None,
         }
@@ -96,39 +105,63 @@ impl std::fmt::Debug for ServeOptions {
             .field("max_batch_texts", &self.max_batch_texts)
             .field("max_batch_chars", &self.max_batch_chars)
             .field("timeout", &self.timeout)
+            .field("header_timeout", &self.header_timeout)
             .field("max_top_k", &self.max_top_k)
             .field("before_inference", &self.before_inference.is_some())
             .finish()
     }
 }
 
+/// Allowed `timeout` and `header_timeout`: from a millisecond to a day. A longer timeout is no
+/// timeout in practice, and bounding it keeps every deadline computable.
+pub const TIMEOUT_RANGE: RangeInclusive<Duration> = Duration::from_millis(1)..=Duration::from_secs(86_400);
+
+/// Extra time, after the longest a request may take, that shutdown waits for answers to be
+/// written before it drops the connections still open.
+const DRAIN_MARGIN: Duration = Duration::from_secs(1);
+
+/// `TIMEOUT_RANGE` in words, for error messages.
+pub fn timeout_range_text() -> String {
+    format!("a number of seconds from {} to {}", TIMEOUT_RANGE.start().as_secs_f64(), TIMEOUT_RANGE.end().as_secs_f64())
+}
+
 impl ServeOptions {
-    fn check(&self) -> anyhow::Result<()> {
+    /// Checks that the options can be served. The messages name the `maskner serve` flag of
+    /// each field.
+    pub fn check(&self) -> anyhow::Result<()> {
         let positive = [
-            ("max_body_bytes", self.max_body_bytes),
-            ("max_texts", self.max_texts),
-            ("max_chars", self.max_chars),
-            ("max_queue", self.max_queue),
-            ("max_batch_texts", self.max_batch_texts),
-            ("max_batch_chars", self.max_batch_chars),
-            ("max_top_k", self.max_top_k),
+            ("--max-body-bytes", self.max_body_bytes),
+            ("--max-texts", self.max_texts),
+            ("--max-chars", self.max_chars),
+            ("--max-queue", self.max_queue),
+            ("--max-batch-texts", self.max_batch_texts),
+            ("--max-batch-chars", self.max_batch_chars),
+            ("--max-top-k", self.max_top_k),
         ];
-        for (name, v) in positive {
+        for (flag, v) in positive {
             if v == 0 {
-                anyhow::bail!("{name} must be at least 1");
+                anyhow::bail!("{flag} 0: must be at least 1");
             }
         }
         if self.max_texts > self.max_queue {
             anyhow::bail!(
-                "max_texts ({}) is larger than max_queue ({}): such requests could never be queued",
+                "--max-texts {} is larger than --max-queue {}: such requests could never be queued; raise --max-queue or lower --max-texts",
                 self.max_texts,
                 self.max_queue
             );
         }
-        if self.timeout.is_zero() {
-            anyhow::bail!("the timeout must be positive");
+        for (flag, d) in [("--timeout", self.timeout), ("--header-timeout", self.header_timeout)] {
+            if !TIMEOUT_RANGE.contains(&d) {
+                anyhow::bail!("{flag} {} s: expected {}", d.as_secs_f64(), timeout_range_text());
+            }
         }
         Ok(())
+    }
+
+    /// How long shutdown waits for open connections: a connection that was sending headers
+    /// when it began gets its header timeout, then its request the request timeout.
+    fn drain(&self) -> Duration {
+        self.header_timeout.saturating_add(self.timeout).saturating_add(DRAIN_MARGIN)
     }
 
     fn limits_json(&self) -> Value {
@@ -140,6 +173,7 @@ impl ServeOptions {
             "max_batch_texts": self.max_batch_texts,
             "max_batch_chars": self.max_batch_chars,
             "timeout_secs": self.timeout.as_secs_f64(),
+            "header_timeout_secs": self.header_timeout.as_secs_f64(),
             "max_top_k": self.max_top_k,
         })
     }
@@ -165,7 +199,8 @@ impl AppState {
 
 /// Serves `engine` on `listener` until `shutdown` completes, then stops accepting connections,
 /// lets in-flight requests finish (their texts are still answered by the inference thread),
-/// stops the inference thread and returns.
+/// closes idle connections and those still sending headers (after their header timeout), stops
+/// the inference thread and returns.
 pub async fn serve<F>(engine: Engine, options: ServeOptions, listener: tokio::net::TcpListener, shutdown: F) -> anyhow::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
@@ -207,11 +242,11 @@ where
     let limits = BatchLimits { max_texts: options.max_batch_texts, max_chars: options.max_batch_chars };
     let handle = worker::spawn(engine, queue.clone(), limits, options.before_inference.clone())?;
     let app = router(state);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let limits = conn::ConnLimits { header_timeout: options.header_timeout, drain: options.drain() };
+    conn::serve_connections(listener, app, limits, shutdown).await;
     // every connection is closed: no request waits any more
     queue.close();
     let joined = tokio::task::spawn_blocking(move || handle.join()).await;
-    served?;
     match joined {
         Ok(Ok(())) => Ok(()),
         _ => anyhow::bail!("the inference thread ended abnormally"),
@@ -324,12 +359,42 @@ fn is_length_limit(e: &axum::Error) -> bool {
     false
 }
 
-/// Reads the body within the request's deadline (a client that sends slowly cannot hold the
-/// connection longer: 408) and the size limit (413, checked as bytes arrive, so an oversized
+/// When a request started at `started` must be answered. `ServeOptions::check` bounds the
+/// timeout, so the sum exists; it is still checked rather than trusted.
+fn deadline(started: Instant, timeout: Duration) -> Result<tokio::time::Instant, ApiError> {
+    started.checked_add(timeout).map(tokio::time::Instant::from_std).ok_or_else(|| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: a timeout of {} s cannot be scheduled", timeout.as_secs_f64()))
+    })
+}
+
+/// The request's body must be JSON: `application/json`, with an optional `charset=utf-8`, or no
+/// Content-Type at all (minimal clients). Anything else (a form, which `curl -d` sends by
+/// default, or plain text) is refused with 415 rather than parsed on a guess.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let mut parts = text.split(';').map(str::trim);
+    let is_json = parts.next().is_some_and(|media| media.eq_ignore_ascii_case("application/json"));
+    let utf8 = parts.all(|p| match p.split_once('=') {
+        Some((name, v)) if name.trim().eq_ignore_ascii_case("charset") => v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8"),
+        _ => true,
+    });
+    if is_json && utf8 {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("unsupported Content-Type \"{text}\": the body must be UTF-8 JSON sent as application/json (curl: -H 'Content-Type: application/json')"),
+    ))
+}
+
+/// Reads the body by the request's deadline (a client that sends slowly cannot hold the
+/// connection longer: 408) within the size limit (413, checked as bytes arrive, so an oversized
 /// body is never buffered whole).
-async fn read_body(body: Body, st: &AppState, started: Instant) -> Result<Bytes, ApiError> {
+async fn read_body(body: Body, st: &AppState, deadline: tokio::time::Instant) -> Result<Bytes, ApiError> {
     let limit = st.opts.max_body_bytes;
-    let deadline = tokio::time::Instant::from_std(started + st.opts.timeout);
     match tokio::time::timeout_at(deadline, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) if is_length_limit(&e) => {
@@ -433,7 +498,7 @@ fn tag_request(e: &Entry, mode: &PhraseMode) -> Result<TagRequest, String> {
 }
 
 /// Queues the works and waits for all their outcomes, in order, until the request's deadline.
-async fn run(st: &AppState, works: Vec<Work>, started: Instant) -> Result<Vec<Outcome>, ApiError> {
+async fn run(st: &AppState, works: Vec<Work>, deadline: tokio::time::Instant) -> Result<Vec<Outcome>, ApiError> {
     if works.is_empty() {
         return Ok(Vec::new());
     }
@@ -446,7 +511,6 @@ async fn run(st: &AppState, works: Vec<Work>, started: Instant) -> Result<Vec<Ou
         ),
         PushError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"),
     })?;
-    let deadline = tokio::time::Instant::from_std(started + st.opts.timeout);
     let all = async {
         let mut out = Vec::with_capacity(receivers.len());
         for rx in receivers {
@@ -478,14 +542,22 @@ enum NerFormat {
     Conll,
 }
 
-async fn ner(State(st): State<Arc<AppState>>, body: Body) -> Response {
-    guarded(async move { ner_inner(&st, body).await }).await
+async fn ner(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    guarded(async move { ner_inner(&st, &headers, body).await }).await
 }
 
-async fn ner_inner(st: &AppState, body: Body) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let obj = json_body(&read_body(body, st, started).await?)?;
-    check_fields(&obj, &["text", "texts", "format", "explain", "mode"])?;
+/// The JSON object of a `POST` request, with no fields but `fields`, and the request's deadline,
+/// by which its body has been read and its results must be ready.
+async fn json_request(st: &AppState, headers: &HeaderMap, body: Body, fields: &[&str]) -> Result<(Map<String, Value>, tokio::time::Instant), ApiError> {
+    let deadline = deadline(Instant::now(), st.opts.timeout)?;
+    check_content_type(headers)?;
+    let obj = json_body(&read_body(body, st, deadline).await?)?;
+    check_fields(&obj, fields)?;
+    Ok((obj, deadline))
+}
+
+async fn ner_inner(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let (obj, deadline) = json_request(st, headers, body, &["text", "texts", "format", "explain", "mode"]).await?;
     let format = match obj.get("format").map(|f| f.as_str()) {
         None | Some(Some("json" | "jsonl")) => NerFormat::Json,
         Some(Some("hf")) => NerFormat::Hf,
@@ -506,7 +578,7 @@ async fn ner_inner(st: &AppState, body: Body) -> Result<Response, ApiError> {
     let (entries, single) = entries(&obj, &st.opts, true)?;
     let requests: Vec<Result<TagRequest, String>> = entries.iter().map(|e| tag_request(e, &mode)).collect();
     let works: Vec<Work> = requests.iter().filter_map(|r| r.as_ref().ok().cloned().map(Work::Tag)).collect();
-    let mut outcomes = run(st, works, started).await?.into_iter();
+    let mut outcomes = run(st, works, deadline).await?.into_iter();
     let names = st.names();
     let mut records = Vec::with_capacity(entries.len());
     let mut first_error = None;
@@ -540,14 +612,12 @@ async fn ner_inner(st: &AppState, body: Body) -> Result<Response, ApiError> {
     Ok(axum::Json(Value::Array(records)).into_response())
 }
 
-async fn fill_mask(State(st): State<Arc<AppState>>, body: Body) -> Response {
-    guarded(async move { fill_mask_inner(&st, body).await }).await
+async fn fill_mask(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    guarded(async move { fill_mask_inner(&st, &headers, body).await }).await
 }
 
-async fn fill_mask_inner(st: &AppState, body: Body) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let obj = json_body(&read_body(body, st, started).await?)?;
-    check_fields(&obj, &["text", "texts", "top_k"])?;
+async fn fill_mask_inner(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let (obj, deadline) = json_request(st, headers, body, &["text", "texts", "top_k"]).await?;
     if !st.has_mlm {
         return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "the engine has no masked-LM member for fill-mask"));
     }
@@ -562,7 +632,7 @@ async fn fill_mask_inner(st: &AppState, body: Body) -> Result<Response, ApiError
     let works = entries.into_iter().map(|e| Work::Fill { text: e.text, top_k }).collect();
     let mut records: Vec<Value> = Vec::new();
     let mut failed = false;
-    for o in run(st, works, started).await? {
+    for o in run(st, works, deadline).await? {
         match o {
             Outcome::Fill(Ok(v)) => records.push(v),
             Outcome::Fill(Err(v)) => {
@@ -614,6 +684,7 @@ async fn compat(State(st): State<Arc<AppState>>, uri: Uri) -> Response {
 /// reference.
 async fn compat_inner(st: &AppState, uri: Uri) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let deadline = deadline(started, st.opts.timeout)?;
     let path = uri.path().strip_prefix('/').unwrap_or(uri.path());
     let rest = path.split_once('/').map(|(_, r)| r).unwrap_or("");
     let raw = match uri.query() {
@@ -635,7 +706,7 @@ async fn compat_inner(st: &AppState, uri: Uri) -> Result<Response, ApiError> {
         let s = crate::text::select_phrases(&sentence);
         PhraseMode::Spans(s.phrases.iter().filter_map(|p| p.byte_range(&s.words)).collect())
     };
-    let outcome = run(st, vec![Work::Tag(TagRequest { text: sentence, mode })], started).await?.pop();
+    let outcome = run(st, vec![Work::Tag(TagRequest { text: sentence, mode })], deadline).await?.pop();
     let elapsed = started.elapsed().as_secs_f64();
     match outcome {
         Some(Outcome::Tag(Ok(r))) => {
