@@ -364,17 +364,13 @@ fn v2(
         stats.recall_at_k = Some(sampled_recall(&index, emb, &queries, 64, opts)?);
         let walked =
             neighbourhoods(&index, &queries, V2_THRESHOLD, 128, V2_PICKS, &|t| labels.labelled[t], progress)?;
-        let mut hoods = vec![Vec::new(); vocab.len()];
-        for (&q, hood) in queries.iter().zip(walked) {
-            hoods[q] = hood;
-        }
-        hoods
+        walked.into_iter().map(|hood| hood.into_iter().map(|t| t as u32).collect()).collect()
     };
     let mut counts = vec![Counts::new(); vocab.len()];
     for hood in hoods {
         let mut h = Counts::new();
         for &t in &hood {
-            for &l in &labels.lower[t] {
+            for &l in &labels.lower[t as usize] {
                 add(&mut h, l, 1);
             }
         }
@@ -383,7 +379,7 @@ fn v2(
         }
         for &t in &hood {
             for &(l, n) in &h {
-                add(&mut counts[t], l, n);
+                add(&mut counts[t as usize], l, n);
             }
         }
     }
@@ -403,9 +399,9 @@ impl WalkEnd {
     const OPEN: WalkEnd = WalkEnd { hundredths: V2_THRESHOLD + 1, row: usize::MAX };
 
     /// Candidates with fewer labelled than the walk needs end open; else at the last pick.
-    fn of(picks: &[(usize, i32)]) -> Self {
+    fn of(picks: &[Candidate]) -> Self {
         match picks.get(V2_PICKS - 1) {
-            Some(&(row, hundredths)) => WalkEnd { hundredths, row },
+            Some(&(row, hundredths)) => WalkEnd { hundredths, row: row as usize },
             None => Self::OPEN,
         }
     }
@@ -420,8 +416,12 @@ impl WalkEnd {
     }
 }
 
+/// A neighbourhood candidate: (row, rounded similarity in hundredths). `u32` rows: the lists of a
+/// whole vocabulary are held at once.
+type Candidate = (u32, i32);
+
 /// Sorts candidates the way the walk visits them: rounded similarity descending, then row.
-fn walk_order(c: &mut [(usize, i32)]) {
+fn walk_order(c: &mut [Candidate]) {
     c.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 }
 
@@ -441,23 +441,23 @@ fn v2_exact_hoods(
     labelled: &[usize],
     is_key: &[bool],
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Vec<usize>>> {
+) -> anyhow::Result<Vec<Vec<u32>>> {
     use rayon::prelude::*;
     let n = emb.len();
     let unlabelled: Vec<usize> = (0..n).filter(|&i| !labels.labelled[i]).collect();
     let labelled_keys: Vec<usize> = labelled.iter().copied().filter(|&i| is_key[i]).collect();
     let total_rows = labelled_keys.len() + 2 * unlabelled.len();
     let mut done = 0usize;
-    let mut cand: Vec<Vec<(usize, i32)>> = vec![Vec::new(); n];
+    let mut cand: Vec<Vec<Candidate>> = vec![Vec::new(); n];
     let mut end = vec![WalkEnd::OPEN; n];
     let cols = emb.gather(labelled)?;
     // the best labelled candidates of a row of similarities with `labelled`
-    let picks = |row: &[f32]| -> Vec<(usize, i32)> {
-        let mut c: Vec<(usize, i32)> = labelled
+    let picks = |row: &[f32]| -> Vec<Candidate> {
+        let mut c: Vec<Candidate> = labelled
             .iter()
             .zip(row)
             .filter(|&(_, &s)| s > 0.2)
-            .map(|(&t, &s)| (t, hundredths(s)))
+            .map(|(&t, &s)| (t as u32, hundredths(s)))
             .filter(|&(_, h)| h > V2_THRESHOLD)
             .collect();
         walk_order(&mut c);
@@ -468,7 +468,7 @@ fn v2_exact_hoods(
     // 1. labelled keys
     neighbours::for_each_block(emb, &labelled_keys, &cols, |first, sims| {
         let rows = &labelled_keys[first..(first + neighbours::BLOCK).min(labelled_keys.len())];
-        let found: Vec<Vec<(usize, i32)>> = sims.par_chunks(labelled.len().max(1)).map(picks).collect();
+        let found: Vec<Vec<Candidate>> = sims.par_chunks(labelled.len().max(1)).map(picks).collect();
         for (&q, c) in rows.iter().zip(found) {
             end[q] = WalkEnd::of(&c);
             cand[q] = c;
@@ -483,7 +483,7 @@ fn v2_exact_hoods(
     neighbours::for_each_block(emb, &unlabelled, &cols, |first, sims| {
         let rows = &unlabelled[first..(first + neighbours::BLOCK).min(unlabelled.len())];
         let width = labelled.len().max(1);
-        let found: Vec<(Vec<(usize, i32)>, Vec<usize>)> = sims
+        let found: Vec<(Vec<Candidate>, Vec<usize>)> = sims
             .par_chunks(width)
             .zip(rows.par_iter())
             .map(|(row, &u)| {
@@ -501,7 +501,7 @@ fn v2_exact_hoods(
                 cand[u] = own;
             }
             for j in taken_by {
-                cand[labelled[j]].push((u, hundredths(sims[r * width + j])));
+                cand[labelled[j]].push((u as u32, hundredths(sims[r * width + j])));
             }
         }
         done += rows.len();
@@ -513,7 +513,7 @@ fn v2_exact_hoods(
     let floor: Vec<f32> = unlabelled.iter().map(|&u| if is_key[u] { end[u].floor() } else { f32::INFINITY }).collect();
     neighbours::for_each_upper_block(emb, &unlabelled, |first, width, sims| {
         let len = sims.len() / width.max(1);
-        let hits: Vec<Vec<(usize, usize, i32)>> = (0..len)
+        let hits: Vec<Vec<(usize, u32, i32)>> = (0..len)
             .into_par_iter()
             .map(|r| {
                 let a = first + r;
@@ -528,10 +528,10 @@ fn v2_exact_hoods(
                     }
                     let (ub, h) = (unlabelled[b], hundredths(s));
                     if is_key[ua] && end[ua].admits(ub, h) {
-                        out.push((ua, ub, h));
+                        out.push((ua, ub as u32, h));
                     }
                     if b != a && is_key[ub] && end[ub].admits(ua, h) {
-                        out.push((ub, ua, h));
+                        out.push((ub, ua as u32, h));
                     }
                 }
                 out

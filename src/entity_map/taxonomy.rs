@@ -30,12 +30,12 @@ macro_rules! name_type {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Wrap a name without checking it against a taxonomy.
             pub fn new(name: impl Into<String>) -> Self {
-                Self(name.into())
+                Self(std::sync::Arc::from(name.into()))
             }
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -50,7 +50,7 @@ macro_rules! name_type {
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(std::sync::Arc::from(s))
             }
         }
 
@@ -62,12 +62,14 @@ macro_rules! name_type {
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                &*self.0 == other
             }
         }
     };
 }
 
+// Names are shared (`Arc<str>`), not owned strings: a vocabulary's signatures repeat the same
+// few dozen labels millions of times, and clones of them are just reference counts.
 name_type!(
     /// An entity label as it appears in signatures: a subtype (`DRUG`) or a group name.
     Label
