@@ -81,10 +81,22 @@ pub fn for_each_block(
 ) -> anyhow::Result<()> {
     let ct = cols.t()?;
     for (b, block) in rows.chunks(BLOCK).enumerate() {
-        let sims: Vec<f32> = emb.gather(block)?.matmul(&ct)?.flatten_all()?.to_vec1()?;
-        visit(b * BLOCK, &sims)?;
+        with_values(&emb.gather(block)?.matmul(&ct)?, |sims| visit(b * BLOCK, sims))?;
     }
     Ok(())
+}
+
+/// Reads a product's values in place (a copy of every block would cost as much memory traffic
+/// as the product's own output).
+fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> anyhow::Result<R>) -> anyhow::Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (candle_core::Storage::Cpu(cpu), Some((start, end))) => f(&cpu.as_slice::<f32>()?[start..end]),
+        _ => {
+            drop(storage);
+            f(&t.flatten_all()?.to_vec1::<f32>()?)
+        }
+    }
 }
 
 /// The upper triangle (diagonal included) of the similarity matrix of `set` with itself, in
@@ -102,8 +114,7 @@ pub fn for_each_upper_block(
         let width = set.len() - first;
         let rows = all.narrow(0, first, len)?;
         let cols = all.narrow(0, first, width)?;
-        let sims: Vec<f32> = rows.matmul(&cols.t()?)?.flatten_all()?.to_vec1()?;
-        visit(first, width, &sims)?;
+        with_values(&rows.matmul(&cols.t()?)?, |sims| visit(first, width, sims))?;
     }
     Ok(())
 }
@@ -129,13 +140,24 @@ pub fn top_k_row(sims: &[f32], ids: &[usize], k: usize) -> Vec<(usize, f32)> {
     if k == 0 {
         return best;
     }
-    for (&id, &s) in ids.iter().zip(sims) {
-        if best.len() == k && cmp_best_first(&(id, s), &best[k - 1]).is_ge() {
+    // entries strictly below the buffer's worst are out whatever their id, so whole chunks
+    // are skipped with one branch-free (vectorised) test; NaN similarities never enter
+    let mut floor = f32::NEG_INFINITY;
+    for (cids, csims) in ids.chunks(16).zip(sims.chunks(16)) {
+        if !csims.iter().fold(false, |any, &s| any | (s >= floor)) {
             continue;
         }
-        let at = best.partition_point(|x| cmp_best_first(x, &(id, s)).is_lt());
-        best.insert(at, (id, s));
-        best.truncate(k);
+        for (&id, &s) in cids.iter().zip(csims) {
+            if !(s >= floor) || (best.len() == k && cmp_best_first(&(id, s), &best[k - 1]).is_ge()) {
+                continue;
+            }
+            let at = best.partition_point(|x| cmp_best_first(x, &(id, s)).is_lt());
+            best.insert(at, (id, s));
+            best.truncate(k);
+            if best.len() == k {
+                floor = best[k - 1].1;
+            }
+        }
     }
     best
 }
@@ -355,6 +377,19 @@ mod tests {
         let sample: Vec<usize> = (0..3000).step_by(97).collect();
         let recall = recall_at_k(&hnsw, &e, &sample, 10).unwrap();
         assert!(recall > 0.9, "recall {recall}");
+    }
+
+    #[test]
+    fn top_k_row_equals_a_full_sort_with_ties_by_id() {
+        // values with many exact ties, ids not in row order
+        let sims: Vec<f32> = (0..500).map(|i| ((i * 37) % 23) as f32 / 4.0).collect();
+        let ids: Vec<usize> = (0..500).map(|i| (i * 7919) % 1000).collect();
+        let mut all: Vec<(usize, f32)> = ids.iter().copied().zip(sims.iter().copied()).collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for k in [0, 1, 5, 21, 64, 65, 200, 500, 600] {
+            let want: Vec<(usize, f32)> = all.iter().copied().take(k).collect();
+            assert_eq!(top_k_row(&sims, &ids, k), want, "k = {k}");
+        }
     }
 
     #[test]
