@@ -117,7 +117,8 @@ fn every_input_line_gives_one_record_even_on_errors() {
     assert!(expl.contains_key("bio") && expl.contains_key("phi"));
     assert!(!expl["bio"]["cs_descriptors"].as_array().unwrap().is_empty());
     assert_eq!(recs[1]["id"], "b");
-    assert!(recs[1]["error"].as_str().unwrap().contains("out of range"), "{}", recs[1]);
+    let span_error = recs[1]["error"].as_str().unwrap();
+    assert!(span_error.starts_with("stdin line 2: ") && span_error.contains("out of range"), "{}", recs[1]);
     assert!(recs[2]["error"].as_str().unwrap().contains("malformed JSON"));
     assert_eq!(recs[3]["id"], "d");
     assert_eq!(recs[3]["entities"].as_array().unwrap().len(), 2);
@@ -279,7 +280,7 @@ fn a_member_failing_on_some_inputs_gives_error_records_in_a_well_formed_array() 
     assert_eq!(recs.len(), 3, "one record per input line: {v}");
     for i in [0, 2] {
         let e = recs[i]["error"].as_str().unwrap_or_else(|| panic!("record {i}: {}", recs[i]));
-        assert!(e.starts_with(&format!("line {}: member bio:", i + 1)) && e.contains("SOFTWARE"), "{e}");
+        assert!(e.starts_with(&format!("stdin line {}: member bio:", i + 1)) && e.contains("SOFTWARE"), "{e}");
     }
     assert_eq!(recs[1]["entities"], serde_json::json!([]), "the blank line is tagged");
     assert!(stderr(&out).contains("2 input(s) could not be tagged"));

@@ -109,8 +109,8 @@ fn write_batch(model: &MaskedLm, batch: &[Record], args: &Args, out: &mut impl W
             let enc = tok.encode(text, true).map_err(|e| format!("{e:#}"))?;
             if enc.ids.len() > model.max_len() {
                 return Err(format!(
-                    "line {}: {} word pieces, more than the model's maximum of {}; shorten the text",
-                    r.line,
+                    "{}: {} word pieces, more than the model's maximum of {}; shorten the text",
+                    r.place,
                     enc.ids.len(),
                     model.max_len()
                 ));

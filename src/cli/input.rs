@@ -10,8 +10,8 @@ use std::path::Path;
 /// One input text, or why it could not be read.
 #[derive(Debug, Clone)]
 pub struct Record {
-    /// 1-based line number (or argument index).
-    pub line: usize,
+    /// Where the record is, for error messages: `FILE line N`, `stdin line N`, `argument N`.
+    pub place: String,
     /// The `id` of a JSONL record, else the line number as a string.
     pub id: serde_json::Value,
     pub text: Result<String, String>,
@@ -48,7 +48,10 @@ pub fn records(source: Source<'_>) -> anyhow::Result<Box<dyn Iterator<Item = any
             let v: Vec<_> = texts
                 .iter()
                 .enumerate()
-                .map(|(i, t)| Ok(Record { line: i + 1, id: serde_json::Value::from(i + 1), text: Ok(t.clone()), raw: None }))
+                .map(|(i, t)| {
+                    let place = format!("argument {}", i + 1);
+                    Ok(Record { place, id: serde_json::Value::from(i + 1), text: Ok(t.clone()), raw: None })
+                })
                 .collect();
             Ok(Box::new(v.into_iter()))
         }
@@ -78,29 +81,30 @@ fn lines(reader: impl BufRead + 'static, name: String) -> impl Iterator<Item = a
             bytes.drain(..UTF8_BOM.len());
         }
         let id = serde_json::Value::from(line_no);
+        let place = format!("{name} line {line_no}");
         let text = match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
-                return Ok(Record { line: line_no, id, text: Err(format!("{name} line {line_no}: invalid UTF-8 at byte {at}")), raw: None });
+                return Ok(Record { id, text: Err(format!("{place}: invalid UTF-8 at byte {at}")), place, raw: None });
             }
         };
         if text.trim().is_empty() {
-            return Ok(Record { line: line_no, id, text: Ok(text), raw: None });
+            return Ok(Record { place, id, text: Ok(text), raw: None });
         }
         let (layout, decided) = *layout
             .get_or_insert_with(|| (if text.trim_start().starts_with('{') { Layout::JsonLines } else { Layout::Plain }, line_no));
         Ok(match layout {
-            Layout::JsonLines => parse_jsonl(&name, line_no, &text, decided),
+            Layout::JsonLines => parse_jsonl(place, line_no, &text, decided),
             Layout::Plain if looks_like_jsonl(&text) => Record {
-                line: line_no,
                 id,
                 text: Err(format!(
-                    "{name} line {line_no}: a JSON Lines record in plain-text input (read as plain text because line {decided}, its first non-blank line, is not a JSON object); make every line a JSON object, or none"
+                    "{place}: a JSON Lines record in plain-text input (read as plain text because line {decided}, its first non-blank line, is not a JSON object); make every line a JSON object, or none"
                 )),
+                place,
                 raw: None,
             },
-            Layout::Plain => Record { line: line_no, id, text: Ok(text), raw: None },
+            Layout::Plain => Record { place, id, text: Ok(text), raw: None },
         })
     })
 }
@@ -113,7 +117,7 @@ fn looks_like_jsonl(line: &str) -> bool {
 }
 
 /// A JSON Lines record; `decided` is the line that made the input JSON Lines.
-fn parse_jsonl(name: &str, line_no: usize, text: &str, decided: usize) -> Record {
+fn parse_jsonl(place: String, line_no: usize, text: &str, decided: usize) -> Record {
     let fallback_id = serde_json::Value::from(line_no);
     let v: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
@@ -124,9 +128,9 @@ fn parse_jsonl(name: &str, line_no: usize, text: &str, decided: usize) -> Record
                 format!("; the input is JSON Lines (line {decided}, its first non-blank line, starts with `{{`), so every line must be a JSON object")
             };
             return Record {
-                line: line_no,
                 id: fallback_id,
-                text: Err(format!("{name} line {line_no}: malformed JSON ({e}){why}")),
+                text: Err(format!("{place}: malformed JSON ({e}){why}")),
+                place,
                 raw: None,
             };
         }
@@ -134,9 +138,9 @@ fn parse_jsonl(name: &str, line_no: usize, text: &str, decided: usize) -> Record
     let id = v.get("id").cloned().unwrap_or(fallback_id);
     let text = match v.get("text").and_then(|t| t.as_str()) {
         Some(t) => Ok(t.to_string()),
-        None => Err(format!("{name} line {line_no}: JSON record has no string field \"text\"")),
+        None => Err(format!("{place}: JSON record has no string field \"text\"")),
     };
-    Record { line: line_no, id, text, raw: Some(v) }
+    Record { place, id, text, raw: Some(v) }
 }
 
 /// A progress bar on stderr (drawn only when stderr is a terminal).

@@ -182,14 +182,14 @@ pub fn classifier_options(cfg: &mut EngineConfig, aggregation: Option<Aggregatio
 fn request(rec: &Record, mode: &PhraseMode) -> Result<TagRequest, String> {
     let text = rec.text.clone()?;
     if let Some(spans) = rec.raw.as_ref().and_then(|v| v.get("spans")) {
-        let arr = spans.as_array().ok_or_else(|| format!("line {}: \"spans\" must be a list of [start, end]", rec.line))?;
+        let arr = spans.as_array().ok_or_else(|| format!("{}: \"spans\" must be a list of [start, end]", rec.place))?;
         let mut chars = Vec::new();
         for s in arr {
             let pair = s.as_array().filter(|p| p.len() == 2).and_then(|p| Some((p[0].as_u64()? as usize, p[1].as_u64()? as usize)));
-            let (a, b) = pair.ok_or_else(|| format!("line {}: each span must be [start, end] with character offsets", rec.line))?;
+            let (a, b) = pair.ok_or_else(|| format!("{}: each span must be [start, end] with character offsets", rec.place))?;
             chars.push(a..b);
         }
-        let bytes = crate::text::char_to_byte_spans(&text, &chars).map_err(|e| format!("line {}: {e}", rec.line))?;
+        let bytes = crate::text::char_to_byte_spans(&text, &chars).map_err(|e| format!("{}: {e}", rec.place))?;
         return Ok(TagRequest { text, mode: PhraseMode::Spans(bytes) });
     }
     Ok(TagRequest { text, mode: mode.clone() })
@@ -324,7 +324,7 @@ fn tag_records<W: Write>(
         let mut results = tag_batch(|rs| engine.tag(rs), &ok).into_iter();
         for (rec, req) in batch.iter().zip(&reqs) {
             let res = match req {
-                Ok(_) => results.next().unwrap_or_else(|| Err(anyhow!("no result"))).map_err(|e| format!("line {}: {e:#}", rec.line)),
+                Ok(_) => results.next().unwrap_or_else(|| Err(anyhow!("no result"))).map_err(|e| format!("{}: {e:#}", rec.place)),
                 Err(e) => Err(e.clone()),
             };
             sink.write(rec, res.as_ref().map_err(String::as_str))?;
