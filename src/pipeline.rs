@@ -578,7 +578,7 @@ impl Engine {
                 Some(ClassifiedEntity { span, tag })
             })
             .collect();
-        let byte_of: Vec<usize> = text.char_indices().map(|(b, _)| b).chain([text.len()]).collect();
+        let byte_of = text::char_byte_offsets(text);
         let at = |c: usize| byte_of.get(c).copied().unwrap_or(text.len());
         let bytes: Vec<Range<usize>> = entities.iter().map(|e| at(e.span.start)..at(e.span.end)).collect();
         let mut sentences = Vec::new();

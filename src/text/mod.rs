@@ -34,7 +34,7 @@ use std::ops::Range;
 pub use chunker::{ChunkOptions, auto_phrases, auto_phrases_with};
 pub use markers::{MARKER, has_markers, parse_markers};
 pub use sentences::sentences;
-pub use spans::{byte_to_char_offset, char_to_byte_spans, phrases_from_spans};
+pub use spans::{byte_to_char_offset, char_byte_offsets, char_to_byte_spans, phrases_from_spans};
 pub use words::{split_words, whitespace_words};
 
 /// One word of the input. `start..end` is a **byte** range of the original string.

@@ -105,9 +105,7 @@ fn split_at_cuts(
 /// byte spans. Checks what can be checked in characters (reversed, empty, out of range,
 /// overlapping) so those errors quote the caller's own offsets.
 pub fn char_to_byte_spans(text: &str, spans: &[Range<usize>]) -> Result<Vec<Range<usize>>, TextError> {
-    // byte offset of every char index 0..=n
-    let mut at: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
-    at.push(text.len());
+    let at = char_byte_offsets(text);
     let n = at.len() - 1;
     for s in spans {
         check_span(s, n, "char")?;
@@ -116,6 +114,12 @@ pub fn char_to_byte_spans(text: &str, spans: &[Range<usize>]) -> Result<Vec<Rang
     sorted.sort_by_key(|s| (s.start, s.end));
     check_overlap(&sorted)?;
     Ok(spans.iter().map(|s| at[s.start]..at[s.end]).collect())
+}
+
+/// The byte offset of every character index `0..=n` of `text` (`n` = its length in chars), for
+/// turning character offsets (Python's, the Hugging Face pipeline's) into byte offsets.
+pub fn char_byte_offsets(text: &str) -> Vec<usize> {
+    text.char_indices().map(|(b, _)| b).chain([text.len()]).collect()
 }
 
 /// Character offset of a byte offset (`None` if out of range or not on a char boundary): what
