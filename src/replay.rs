@@ -29,6 +29,8 @@ use crate::compat::{Numerics, round4};
 use crate::ensemble::{self, EnsembleConfig, MemberOutput, Mode};
 use crate::entity_map::{Group, Label, Signature, Taxonomy};
 
+pub mod map;
+
 /// What to replay with.
 #[derive(Clone, Debug)]
 pub struct ReplayOptions {
@@ -245,6 +247,90 @@ struct LoggedPacked {
     confidence: f64,
 }
 
+/// One logged entity span: its 1-based key (the B term's index), the terms it covers and its
+/// logged descriptors.
+struct LoggedSpan<'r> {
+    key: usize,
+    /// 0-based index of the B term.
+    start: usize,
+    /// Terms covered: the B term and the following entity terms up to the next span or `O`.
+    len: usize,
+    cs: &'r CsDetails,
+    ci: &'r CiDetails,
+}
+
+impl LoggedSpan<'_> {
+    /// The CS descriptors, each made by `make` (the logged signature, or a map's lookup).
+    fn cs_descriptors(
+        &self,
+        make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>,
+    ) -> Result<Vec<Descriptor>> {
+        let key = self.key;
+        self.cs
+            .cs_descs
+            .iter()
+            .map(make)
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("span {key}"))
+    }
+
+    /// The CI descriptors, each made by `make`.
+    fn ci_descriptors(
+        &self,
+        make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>,
+    ) -> Result<Vec<Descriptor>> {
+        let key = self.key;
+        self.ci
+            .ci_descs
+            .iter()
+            .map(make)
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("span {key}"))
+    }
+}
+
+impl Record {
+    /// The sentence's terms with their final tags, checked to be keyed 1, 2, ... in order.
+    fn terms(&self) -> Result<Vec<&NerEntry>> {
+        for (i, (k, _)) in self.ensembled_ner.0.iter().enumerate() {
+            if *k != (i + 1).to_string() {
+                bail!("ensembled_ner key {k:?} out of order (expected {})", i + 1);
+            }
+        }
+        Ok(self.ensembled_ner.0.iter().map(|(_, v)| v).collect())
+    }
+
+    /// The entity spans of the chosen model, in log order.
+    fn spans(&self, terms: &[&NerEntry]) -> Result<Vec<LoggedSpan<'_>>> {
+        let keys: Vec<usize> = self
+            .cs_prediction_details
+            .0
+            .iter()
+            .map(|(k, _)| parse_key(k, terms.len()))
+            .collect::<Result<_>>()?;
+        let mut spans = Vec::with_capacity(keys.len());
+        for (&key, (_, cs)) in keys.iter().zip(&self.cs_prediction_details.0) {
+            let ci = self
+                .ci_prediction_details
+                .get(&key.to_string())
+                .ok_or_else(|| anyhow!("span {key}: no ci_prediction_details"))?;
+            let len = 1 + terms[key..]
+                .iter()
+                .enumerate()
+                .take_while(|(j, t)| t.e != "O" && !keys.contains(&(key + j + 1)))
+                .count();
+            spans.push(LoggedSpan {
+                key,
+                start: key - 1,
+                len,
+                cs,
+                ci,
+            });
+        }
+        Ok(spans)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Checks
 
@@ -313,55 +399,23 @@ impl<'a> Replayer<'a> {
 
     fn record(&mut self, n: usize, rec: &Record) -> Result<()> {
         let numerics = self.options.numerics;
-        let terms: Vec<&NerEntry> = rec.ensembled_ner.0.iter().map(|(_, v)| v).collect();
-        for (i, (k, _)) in rec.ensembled_ner.0.iter().enumerate() {
-            if *k != (i + 1).to_string() {
-                bail!("ensembled_ner key {k:?} out of order (expected {})", i + 1);
-            }
-        }
-        let keys: Vec<usize> = rec
-            .cs_prediction_details
-            .0
-            .iter()
-            .map(|(k, _)| parse_key(k, terms.len()))
-            .collect::<Result<_>>()?;
-
-        let mut spans = Vec::with_capacity(keys.len());
-        for (&key, (_, cs)) in keys.iter().zip(&rec.cs_prediction_details.0) {
-            let ci = rec
-                .ci_prediction_details
-                .get(&key.to_string())
-                .ok_or_else(|| anyhow!("span {key}: no ci_prediction_details"))?;
-            let cs_descs = cs
-                .cs_descs
-                .iter()
-                .map(LoggedDescriptor::to_descriptor)
-                .collect::<Result<Vec<_>>>();
-            let ci_descs = ci
-                .ci_descs
-                .iter()
-                .map(LoggedDescriptor::to_descriptor)
-                .collect::<Result<Vec<_>>>();
+        let terms = rec.terms()?;
+        let mut spans = Vec::new();
+        for span in rec.spans(&terms)? {
+            let key = span.key;
             let prediction = SpanPrediction::new(
-                cs_descs.with_context(|| format!("span {key}"))?,
-                ci_descs.with_context(|| format!("span {key}"))?,
+                span.cs_descriptors(LoggedDescriptor::to_descriptor)?,
+                span.ci_descriptors(LoggedDescriptor::to_descriptor)?,
                 &self.options.taxonomy,
                 numerics,
             )
             .with_context(|| format!("span {key}"))?;
-            // The span runs over the following entity terms up to the next span or `O`.
-            let start = key - 1;
-            let len = 1 + terms[key..]
-                .iter()
-                .enumerate()
-                .take_while(|(j, t)| t.e != "O" && !keys.contains(&(key + j + 1)))
-                .count();
             spans.push(SpanWork {
                 key,
-                start,
-                len,
+                start: span.start,
+                len: span.len,
                 prediction,
-                cs,
+                cs: span.cs,
             });
         }
 

@@ -2,7 +2,7 @@
 //! reference-format labels.txt.
 
 use crate::entity_map::neighbours::SearchMode;
-use crate::entity_map::{BuildOptions, EntityMap, Rule, SeedSet, Taxonomy, cache};
+use crate::entity_map::{BuildOptions, EntityMap, Rule, SeedSet, Space, Taxonomy, cache};
 use crate::mlm;
 use anyhow::bail;
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// Build the descriptor -> entity map of a model's vocabulary.
 ///
 /// Seed labels are spread over the vocabulary through cosine neighbourhoods of the model's
-/// input word embeddings. Without --out the map goes to the cache, where `maskner tag` finds it.
+/// input word embeddings (or, with --space, its contextual token vectors). Without --out the map goes to the cache, where `maskner tag` finds it.
 ///
 /// Examples:
 ///   maskner build-map --model bert-base-cased
@@ -37,6 +37,11 @@ pub struct Args {
     /// Neighbour search: auto picks exact search for small problems, HNSW for large ones.
     #[arg(long, value_enum, default_value = "auto")]
     search: SearchMode,
+    /// Vectors the neighbourhoods come from: input (the input word embeddings, the reference's
+    /// space), contextual (each token's output in `[CLS] token [SEP]`, one forward pass over the
+    /// vocabulary), or mixed (both; cosine = their mean).
+    #[arg(long, value_enum, default_value = "input")]
+    space: Space,
     /// Neighbours that vote for a token (knn rule).
     #[arg(short, long, default_value_t = 20)]
     k: usize,
@@ -65,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(dir) => SeedSet::load(dir, &taxonomy)?,
         None => SeedSet::builtin(&taxonomy)?,
     };
-    let opts = BuildOptions { rule: args.rule.unwrap_or(Rule::Knn), search: args.search, k: args.k, ..BuildOptions::default() };
+    let opts = BuildOptions { rule: args.rule.unwrap_or(Rule::Knn), search: args.search, k: args.k, space: args.space, ..BuildOptions::default() };
     let (map, stats) = cache::build_for_model(&lm, &seeds, &opts, &taxonomy, true)?;
     let out = args.out.clone().unwrap_or_else(|| cache::map_dir(&lm, &seeds, &opts, &taxonomy));
     map.save(&out)?;

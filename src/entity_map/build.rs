@@ -18,6 +18,7 @@
 
 use super::neighbours::{self, Embeddings, Index, SearchMode, recall_at_k};
 use super::seeds::SeedSet;
+use super::space::Space;
 use super::signature::Signature;
 use super::taxonomy::{Label, OTHER};
 use serde::Serialize;
@@ -54,11 +55,15 @@ pub struct BuildOptions {
     pub power: f64,
     /// Queries in the recall@k check of approximate search.
     pub recall_sample: usize,
+    /// The vectors neighbourhoods come from (left out of the settings JSON when default, so
+    /// maps cached before spaces existed keep their keys).
+    #[serde(skip_serializing_if = "Space::is_input")]
+    pub space: Space,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        Self { rule: Rule::Knn, search: SearchMode::Auto, k: 20, min_similarity: 0.2, power: 3.0, recall_sample: 300 }
+        Self { rule: Rule::Knn, search: SearchMode::Auto, k: 20, min_similarity: 0.2, power: 3.0, recall_sample: 300, space: Space::Input }
     }
 }
 

@@ -8,6 +8,7 @@
 use super::build::{self, BuildOptions, BuildStats};
 use super::neighbours::Embeddings;
 use super::seeds::{Fnv, SeedSet};
+use super::space;
 use super::store::{EntityMap, FORMAT_VERSION, MapMeta, cache_root, vocab_hash};
 use super::taxonomy::Taxonomy;
 use crate::mlm::MaskedLm;
@@ -60,7 +61,7 @@ fn embedding_fingerprint(emb: &Tensor) -> u64 {
     h.finish()
 }
 
-/// Builds the map of `lm` (not cached). `progress` draws a bar on stderr.
+/// Builds the map of `lm` (not cached) in `opts.space`. `progress` draws bars on stderr.
 pub fn build_for_model(
     lm: &MaskedLm,
     seeds: &SeedSet,
@@ -68,11 +69,32 @@ pub fn build_for_model(
     taxonomy: &Taxonomy,
     progress: bool,
 ) -> anyhow::Result<(EntityMap, BuildStats)> {
+    let vocab = lm.tokenizer().vocab().len();
+    let emb = if opts.space.is_input() {
+        space::embeddings(lm, opts.space, &|_, _| {})?
+    } else {
+        let bar = crate::cli_progress(progress, vocab as u64, "embedding the vocabulary");
+        let emb = space::embeddings(lm, opts.space, &|done, _| bar.set_position(done as u64))?;
+        bar.finish_and_clear();
+        emb
+    };
+    build_with_embeddings(lm, &emb, seeds, opts, taxonomy, progress)
+}
+
+/// Builds the map of `lm` from vectors already computed (benchmarks compare spaces and rules
+/// without recomputing the contextual pass).
+pub fn build_with_embeddings(
+    lm: &MaskedLm,
+    emb: &Embeddings,
+    seeds: &SeedSet,
+    opts: &BuildOptions,
+    taxonomy: &Taxonomy,
+    progress: bool,
+) -> anyhow::Result<(EntityMap, BuildStats)> {
     let vocab = lm.tokenizer().vocab();
-    let emb = Embeddings::from_tensor(&lm.word_embeddings().narrow(0, 0, vocab.len())?)?;
     let bar = crate::cli_progress(progress, vocab.len() as u64, "building map");
     let report = |done: usize, _total: usize| bar.set_position(done as u64);
-    let (entries, stats) = build::build(vocab, &emb, seeds, opts, &report)?;
+    let (entries, stats) = build::build(vocab, emb, seeds, opts, &report)?;
     bar.finish_and_clear();
     let meta = MapMeta {
         format: FORMAT_VERSION,

