@@ -2,6 +2,8 @@
 //! reference's alignment, seqeval span semantics and token-level scores, with hand-computed
 //! numbers; plus a smoke run of `--scoring all` on every benchmark.
 
+mod common;
+
 use maskner::eval::{self, Config, Role, Sentences, span};
 use serde_json::Value;
 use std::path::Path;
@@ -164,7 +166,7 @@ fn in_memory_sentences_through_the_config() {
 
 #[test]
 fn every_benchmark_scores_with_all() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/benchmarks");
+    let Some(root) = common::benchmarks_dir() else { return };
     for d in ["BC5CDR-chem", "BC5CDR-disease", "JNLPBA", "NCBI-disease", "linnaeus", "conllpp", "custom"] {
         let dir = root.join(d);
         let config = Config::from_path(&dir.join("reference_eval_config.json")).unwrap();

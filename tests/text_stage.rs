@@ -2,6 +2,8 @@
 //! spans, sentence splitting, punctuation splitting, automatic mode, and no panics on odd input.
 #![allow(clippy::single_range_in_vec_init, clippy::reversed_empty_ranges)] // span lists are data here
 
+mod common;
+
 use maskner::text::{
     ChunkOptions, MarkedSentence, Phrase, TextError, Word, auto_phrases, auto_phrases_with, byte_to_char_offset,
     char_to_byte_spans, parse_markers, phrases_from_spans, select_phrases, sentences, split_words, whitespace_words,
@@ -75,11 +77,8 @@ fn marker_mode_runs_blank_slots_and_casing() {
 #[test]
 fn marker_mode_on_the_reference_inputs() {
     // Every marked whitespace token is a phrase word and nothing else is.
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/benchmarks/NCBI-disease/reference_sentences.txt");
-    let Ok(text) = std::fs::read_to_string(path) else {
-        eprintln!("skipped: {path} not found");
-        return;
-    };
+    let Some(root) = common::benchmarks_dir() else { return };
+    let text = std::fs::read_to_string(root.join("NCBI-disease/reference_sentences.txt")).unwrap();
     for line in text.lines().take(300) {
         let m = parse_markers(line);
         let raw: Vec<&str> = line.split_whitespace().collect();

@@ -36,9 +36,7 @@ pub fn minilm_dir() -> Option<PathBuf> {
 /// tests then skip with a note, unless `MASKNER_REQUIRE_BENCHMARKS=1` (set by .ci/run), where
 /// absence is a failure.
 pub fn benchmarks_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MASKNER_BENCHMARKS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/benchmarks"));
+    let dir = benchmarks_path();
     if dir.join("README.md").is_file() {
         return Some(dir);
     }
@@ -53,4 +51,9 @@ pub fn benchmarks_dir() -> Option<PathBuf> {
         dir.display()
     );
     None
+}
+
+/// Where the benchmark data should be, whether or not it is there.
+pub fn benchmarks_path() -> PathBuf {
+    std::env::var_os("MASKNER_BENCHMARKS").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/benchmarks"))
 }
