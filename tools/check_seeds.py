@@ -503,8 +503,9 @@ def main():
         return 1
     paths = sorted(os.path.join(args.seeds_dir, f) for f in os.listdir(args.seeds_dir)
                    if f.endswith(".txt"))
+    # README.md documents the seed policy; it is not a seed file.
     others = sorted(f for f in os.listdir(args.seeds_dir)
-                    if not f.endswith(".txt") and not f.startswith(".")
+                    if not f.endswith(".txt") and not f.startswith(".") and f != "README.md"
                     and not os.path.isdir(os.path.join(args.seeds_dir, f)))
     subdirs = sorted(f for f in os.listdir(args.seeds_dir)
                      if os.path.isdir(os.path.join(args.seeds_dir, f)) and not f.startswith("."))
