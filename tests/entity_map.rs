@@ -180,6 +180,29 @@ fn build_map_cli_on_a_fixture_model_writes_a_loadable_map() {
     std::fs::remove_dir_all(&out_dir).unwrap();
 }
 
+#[test]
+fn build_map_cli_contextual_space() {
+    let model = common::root().join("data/fixtures/tiny-bert-cased");
+    let (input_dir, ctx_dir) = (tmp("cli-input"), tmp("cli-contextual"));
+    for (dir, space) in [(&input_dir, "input"), (&ctx_dir, "contextual")] {
+        let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "--space", space, "--out", dir.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // the default space is left out of the settings, so older cache keys stay valid
+        let recorded = meta["stats"]["options"]["space"].as_str().unwrap_or("input");
+        assert_eq!(recorded, space);
+    }
+    let (a, b) = (EntityMap::open(&input_dir).unwrap(), EntityMap::open(&ctx_dir).unwrap());
+    // seeds keep their labels in either space; the spread over other tokens differs
+    assert!(b.lookup("aspirin").0.labels_field().contains("DRUG"));
+    let differ = a.tokens().iter().filter(|t| a.lookup(t).0 != b.lookup(t).0).count();
+    assert!(differ > 10, "only {differ} tokens differ between the spaces");
+    let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "--space", "nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("input, contextual, mixed"));
+    let _ = (std::fs::remove_dir_all(&input_dir), std::fs::remove_dir_all(&ctx_dir));
+}
+
 /// A seeded vocabulary of ~400 tokens in 24 dimensions whose rows have exactly nine entries of
 /// ±1/3, so every cosine is a multiple of 1/9: far from any 2-decimal rounding boundary (an
 /// oracle and the engine cannot round a pair differently) and full of exact ties (which the
