@@ -265,13 +265,7 @@ impl LoggedSpan<'_> {
         &self,
         make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>,
     ) -> Result<Vec<Descriptor>> {
-        let key = self.key;
-        self.cs
-            .cs_descs
-            .iter()
-            .map(make)
-            .collect::<Result<Vec<_>>>()
-            .with_context(|| format!("span {key}"))
+        self.made(&self.cs.cs_descs, make)
     }
 
     /// The CI descriptors, each made by `make`.
@@ -279,9 +273,16 @@ impl LoggedSpan<'_> {
         &self,
         make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>,
     ) -> Result<Vec<Descriptor>> {
+        self.made(&self.ci.ci_descs, make)
+    }
+
+    fn made(
+        &self,
+        logged: &[LoggedDescriptor],
+        make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>,
+    ) -> Result<Vec<Descriptor>> {
         let key = self.key;
-        self.ci
-            .ci_descs
+        logged
             .iter()
             .map(make)
             .collect::<Result<Vec<_>>>()
