@@ -57,3 +57,42 @@ pub fn benchmarks_dir() -> Option<PathBuf> {
 pub fn benchmarks_path() -> PathBuf {
     std::env::var_os("MASKNER_BENCHMARKS").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/benchmarks"))
 }
+
+/// A fixture model directory under `data/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("data/fixtures").join(name)
+}
+
+/// A fresh, empty scratch directory private to this test process.
+pub fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("maskner-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create a scratch directory");
+    d
+}
+
+/// Runs the `maskner` binary offline with a map cache private to this test process, feeding
+/// `stdin` (if any) and extra environment variables.
+pub fn maskner(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &std::path::Path)]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let cache = std::env::temp_dir().join(format!("maskner-test-cache-{}", std::process::id()));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_maskner"));
+    cmd.args(args)
+        .env("MASKNER_CACHE", &cache)
+        .env("HF_HUB_OFFLINE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn maskner");
+    let mut input = child.stdin.take().expect("piped stdin");
+    if let Some(bytes) = stdin {
+        // a child that refuses its arguments exits without reading: a broken pipe is fine
+        let _ = input.write_all(bytes);
+    }
+    drop(input);
+    child.wait_with_output().expect("wait for maskner")
+}
