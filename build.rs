@@ -5,7 +5,10 @@ use std::io::Write;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // read at run time: a build script compiled for one checkout may run for another that
+    // shares the target directory (CI keeps one across clones)
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest);
     let seeds = root.join("descriptors/seeds");
     println!("cargo:rerun-if-changed={}", seeds.display());
     let mut files = Vec::new();

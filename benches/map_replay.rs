@@ -141,7 +141,7 @@ fn main() -> anyhow::Result<()> {
                 space: sp,
                 ..a.opts.clone()
             };
-            let (map, stats) = cache::build_with_embeddings(&lm, &emb, &seeds, &opts, &tax, false)?;
+            let (map, stats) = cache::build_with_embeddings(&lm, &emb, &seeds, &opts, &tax, &maskner::progress::Quiet)?;
             eprintln!(
                 "map_replay: {} {} built in {:.1}s",
                 sp.name(),

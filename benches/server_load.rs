@@ -16,7 +16,7 @@
 //! Requests use one connection each (`Connection: close`); the clients run in-process.
 
 use anyhow::{Context, bail};
-use maskner::pipeline::{Engine, EngineConfig};
+use maskner::engine::{Engine, EngineConfig};
 use maskner::server::{self, ServeOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -149,7 +149,7 @@ impl RunResult {
 }
 
 fn run(c: &Config, texts: &[String], opts: ServeOptions) -> anyhow::Result<RunResult> {
-    let engine = Engine::load(&engine_config(c)?, true)?;
+    let engine = Engine::load(&engine_config(c)?, &maskner::progress::Quiet)?;
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || -> anyhow::Result<()> {

@@ -136,6 +136,31 @@ pub fn ci_prompt(tok: &WordPieceTokenizer, casing: &VocabCasing, phrase: &[Strin
     Ok(Prompt { kind: PromptKind::Ci { single_word }, input: MlmInput { ids, reads }, budgets, at_cls })
 }
 
+/// Word pieces a CI prompt adds around its phrase: `[CLS]`, `is`, `a`, `[MASK]`, `[SEP]`.
+const CI_FRAME_PIECES: usize = 5;
+
+/// Refuses a CI prompt longer than the model's `max_len` (a [`crate::Error::Limit`] counting
+/// the phrase's own word pieces).
+pub fn check_ci_fits(ci: &Prompt, max_len: usize) -> anyhow::Result<()> {
+    let n = ci.input.ids.len();
+    if n > max_len {
+        return Err(crate::Error::limit(format!(
+            "a phrase of {} word pieces is longer than the model's maximum of {max_len}",
+            n.saturating_sub(CI_FRAME_PIECES)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Whether a sentence's CS prompt is skipped (§3.3 `ignore_cs`): its only phrase is the whole
+/// sentence but the appended period, so the prompt would be just `[MASK] .`.
+pub fn skips_cs<S: AsRef<str>>(phrases: &[std::ops::Range<usize>], terms: &[S]) -> bool {
+    let [r] = phrases else { return false };
+    let rest: Vec<&str> = terms.iter().enumerate().filter(|(i, _)| !r.contains(i)).map(|(_, t)| t.as_ref()).collect();
+    r.start == 0 && rest == ["."]
+}
+
 /// The CS prompt: the sentence's words with `phrase` (a word range) replaced by one `[MASK]`.
 /// A sentence longer than `max_len` word pieces keeps the widest window of whole words around
 /// the phrase that fits (the reference instead dropped words from the end). An empty phrase or

@@ -38,8 +38,13 @@ fn offline() -> bool {
 }
 
 /// A directory holding the model's files: `spec` itself if it is a directory, else the cache
-/// snapshot of hub id `spec` (downloading missing files, with a progress bar, unless offline).
+/// snapshot of hub id `spec` (downloading missing files unless offline, silently).
 pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
+    resolve_with(spec, &crate::progress::Quiet)
+}
+
+/// [`resolve`], reporting each file's download to `progress`.
+pub fn resolve_with(spec: &str, progress: &dyn crate::progress::Progress) -> anyhow::Result<PathBuf> {
     let path = Path::new(spec);
     if path.is_dir() {
         return Ok(path.to_path_buf());
@@ -73,7 +78,7 @@ pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
             missing.join(", ")
         );
     }
-    download(spec, &cache).map_err(|e| {
+    download(spec, &cache, progress).map_err(|e| {
         anyhow!(
             "model {spec}: not in the Hugging Face cache {} (missing: {}) and downloading failed: {e:#}. \
              Check the network or HF_ENDPOINT, or pass --model <directory with the files>",
@@ -95,19 +100,47 @@ fn is_hub_id(spec: &str) -> bool {
         })
 }
 
-fn download(spec: &str, cache: &Cache) -> anyhow::Result<PathBuf> {
-    let mut builder = ApiBuilder::from_cache(cache.clone()).with_progress(true);
+/// Forwards hf-hub's per-file download progress (bytes) to a [`crate::progress::Progress`].
+struct Download<'a> {
+    progress: &'a dyn crate::progress::Progress,
+    done: u64,
+}
+
+impl hf_hub::api::Progress for Download<'_> {
+    fn init(&mut self, size: usize, filename: &str) {
+        self.done = 0;
+        self.progress.start(&format!("downloading {filename}"), Some(size as u64));
+    }
+
+    fn update(&mut self, size: usize) {
+        self.done += size as u64;
+        self.progress.at(self.done);
+    }
+
+    fn finish(&mut self) {
+        self.progress.finish();
+    }
+}
+
+fn download(spec: &str, cache: &Cache, progress: &dyn crate::progress::Progress) -> anyhow::Result<PathBuf> {
+    let mut builder = ApiBuilder::from_cache(cache.clone()).with_progress(false);
     if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
         builder = builder.with_endpoint(endpoint);
     }
     let api = builder.build()?;
     let repo = api.model(spec.to_string());
+    let cached = cache.repo(Repo::model(spec.to_string()));
+    // the cached file, else a download reported to `progress`
+    let get = |f: &str| match cached.get(f) {
+        Some(p) => Ok(p),
+        None => repo.download_with_progress(f, Download { progress, done: 0 }),
+    };
     let mut first = None;
     for alts in NEEDED {
         let mut last_err = None;
         let mut got = None;
         for f in *alts {
-            match repo.get(f) {
+            match get(f) {
                 Ok(p) => {
                     got = Some(p);
                     break;
@@ -123,7 +156,7 @@ fn download(spec: &str, cache: &Cache) -> anyhow::Result<PathBuf> {
         }
     }
     for f in OPTIONAL {
-        let _ = repo.get(f); // absent optional files are fine
+        let _ = get(f); // absent optional files are fine
     }
     snapshot_dir(&first.ok_or_else(|| anyhow!("nothing downloaded"))?)
 }

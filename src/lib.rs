@@ -18,27 +18,19 @@ pub mod aggregate;
 pub mod cli;
 pub mod compat;
 pub mod descriptors;
+pub mod engine;
 pub mod ensemble;
 pub mod entity_map;
+pub mod error;
 pub mod eval;
 pub mod hub;
 pub mod mlm;
 pub mod output;
-pub mod pipeline;
+pub mod progress;
 pub mod replay;
 pub mod server;
 pub mod text;
 pub mod token_classify;
 
-/// A progress bar on stderr (hidden when `show` is false or stderr is not a terminal).
-pub fn cli_progress(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(what.to_string());
-    bar
-}
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, ErrorKind};

@@ -5,7 +5,7 @@
 use crate::aggregate::{Prefix, SpanPrediction, TermTag};
 use crate::compat::{self, Numerics};
 use crate::ensemble::{self, FinalTag};
-use crate::pipeline::{ClassifiedEntity, TagResult, TaggedSentence};
+use crate::engine::{ClassifiedEntity, TagResult, TaggedSentence};
 use serde::Serialize;
 use serde_json::{Value, json};
 

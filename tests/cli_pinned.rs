@@ -6,7 +6,11 @@
 
 mod common;
 
-use common::fixture;
+/// A fixture by its path relative to the repository (the binary runs there), so that member
+/// names, which are paths as written, are the same in every clone.
+fn fixture(name: &str) -> String {
+    format!("data/fixtures/{name}")
+}
 
 const SENTENCES: &str = "Imatinib:__entity__ mesylate:__entity__ is used to treat CML:__entity__\n\
 Lou Gehrig worked in New York and died of ALS.\n\
@@ -22,9 +26,9 @@ fn tag_args(extra: &[&str]) -> Vec<String> {
     let mut v = vec![
         "tag".to_string(),
         "--model".into(),
-        format!("bio={}", fixture("tiny-bert-cased").display()),
+        format!("bio={}", fixture("tiny-bert-cased")),
         "--model".into(),
-        format!("phi={}", fixture("tiny-bert-uncased").display()),
+        format!("phi={}", fixture("tiny-bert-uncased")),
     ];
     v.extend(extra.iter().map(|s| s.to_string()));
     v
@@ -67,10 +71,10 @@ fn tag_json_spans_and_error_records() {
 
 #[test]
 fn tag_classifier_alone_and_in_an_ensemble() {
-    let tc = fixture("tiny-scibert-ner-jnlpba").display().to_string();
+    let tc = fixture("tiny-scibert-ner-jnlpba");
     let alone = ["tag", "--members", &tc, "--format", "jsonl", "--input", "-"].map(String::from);
     pinned("tag_classifier_alone.out", &alone, SENTENCES);
-    let bio = fixture("tiny-bert-cased").display().to_string();
+    let bio = fixture("tiny-bert-cased");
     let members = format!("bio,{tc}");
     let duo = ["tag", "--model", &format!("bio={bio}"), "--members", &members, "--format", "conll", "--input", "-"].map(String::from);
     pinned("tag_classifier_ensemble.out", &duo, SENTENCES);
@@ -78,7 +82,7 @@ fn tag_classifier_alone_and_in_an_ensemble() {
 
 #[test]
 fn fill_mask_json() {
-    let model = fixture("tiny-bert-cased").display().to_string();
+    let model = fixture("tiny-bert-cased");
     let args = ["fill-mask", "--model", &model, "--top-k", "3", "--json", "--input", "-"].map(String::from);
     pinned("fill_mask.out", &args, "Lou Gehrig worked in [MASK] .\nno mask here\n[MASK] [MASK] cells\n");
 }

@@ -16,7 +16,8 @@ use maskner::descriptors::{self, HarvestContext, Prompt, PromptKind, Stoplist, T
 use maskner::ensemble::SecondCsRule;
 use maskner::entity_map::{EntityMap, Taxonomy};
 use maskner::mlm::{Logits, MaskedLm, WordPieceTokenizer};
-use maskner::pipeline::{Engine, EngineConfig, MemberKind, MemberSpec, PhraseMode, TagRequest, TagResult};
+use maskner::engine::{Engine, EngineConfig, MemberKind, MemberSpec, PhraseMode, TagRequest, TagResult};
+use maskner::progress::Quiet;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -468,16 +469,16 @@ fn engine(members: &[(&str, &str, bool)], numerics: Numerics, tag: &str) -> Engi
         numerics,
         source: None,
     };
-    let engine = Engine::load(&config, false).expect("engine loads");
+    let engine = Engine::load(&config, &Quiet).expect("engine loads");
     for d in dirs {
         std::fs::remove_dir_all(d).unwrap(); // the maps are read (and memory-mapped) by now
     }
     engine
 }
 
-fn tag(engine: &Engine, texts: &[&str]) -> Vec<anyhow::Result<TagResult>> {
-    let reqs: Vec<TagRequest> = texts.iter().map(|t| TagRequest { text: t.to_string(), mode: PhraseMode::Markers }).collect();
-    engine.tag(&reqs).expect("batch runs")
+fn tag(engine: &Engine, texts: &[&str]) -> Vec<Result<TagResult, maskner::Error>> {
+    let reqs: Vec<TagRequest> = texts.iter().map(|t| TagRequest::new(*t, PhraseMode::Markers)).collect();
+    engine.tag(&reqs)
 }
 
 fn one(engine: &Engine, text: &str) -> TagResult {

@@ -128,7 +128,7 @@ fn minilm_maps_on_real_descriptors() {
     let seeds = SeedSet::builtin(&tax).unwrap();
     let opts = BuildOptions::default();
     let emb = space::embeddings(&lm, opts.space, &|_, _| {}).unwrap();
-    let (map, _) = cache::build_with_embeddings(&lm, &emb, &seeds, &opts, &tax, false).unwrap();
+    let (map, _) = cache::build_with_embeddings(&lm, &emb, &seeds, &opts, &tax, &maskner::progress::Quiet).unwrap();
     let plain = replay(
         &c,
         Signatures::Map {

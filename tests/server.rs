@@ -10,7 +10,7 @@
 
 mod common;
 
-use maskner::pipeline::{Engine, EngineConfig};
+use maskner::engine::{Engine, EngineConfig};
 use maskner::server::{InferenceHook, ServeOptions};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -48,7 +48,7 @@ fn engine() -> Engine {
     let mut cfg = EngineConfig::reference_default();
     cfg.members[0].model = fixture("tiny-bert-cased");
     cfg.members[1].model = fixture("tiny-bert-uncased");
-    Engine::load(&cfg, false).expect("load the fixture ensemble")
+    Engine::load(&cfg, &maskner::progress::Quiet).expect("load the fixture ensemble")
 }
 
 /// A server on an ephemeral loopback port, stopped (gracefully) on drop.

@@ -4,7 +4,9 @@
 use crate::eval::dataset::{self, Dataset, DatasetReport, Modes, PhraseSelection, Settings, Split, Timing};
 use crate::entity_map::Taxonomy;
 use crate::eval::{self, Config, Options, Sentences};
-use crate::pipeline::Engine;
+use super::engine_args::EngineArgs;
+use super::progress::{Bars, bar};
+use crate::engine::Engine;
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -117,22 +119,8 @@ pub struct DatasetArgs {
     /// Engine configuration (JSON, as `maskner tag --config`).
     #[arg(long, value_name = "FILE", requires = "dataset")]
     pub engine_config: Option<PathBuf>,
-    /// Override a member's model: NAME=HUB_ID_OR_DIR (repeatable).
-    #[arg(long = "model", value_name = "NAME=MODEL", requires = "dataset")]
-    pub models: Vec<String>,
-    /// Use a prebuilt map for a member: NAME=DIR (repeatable).
-    #[arg(long = "map", value_name = "NAME=DIR", requires = "dataset")]
-    pub maps: Vec<String>,
-    /// A token-classifier member's label -> taxonomy map: NAME=FILE (repeatable).
-    #[arg(long = "labels", value_name = "NAME=FILE", requires = "dataset")]
-    pub labels: Vec<String>,
-    /// The members to run, in order: configured names (bio, phi) or hub ids / model
-    /// directories of more members (default: all configured).
-    #[arg(long, value_delimiter = ',', requires = "dataset")]
-    pub members: Vec<String>,
-    /// Reproduce the reference's exact numerics and quirks.
-    #[arg(long, requires = "dataset")]
-    pub compat: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Sentences per engine call [default: 32].
     #[arg(long, value_name = "N", requires = "dataset", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: Option<u64>,
@@ -180,6 +168,9 @@ pub fn run(args: Args) -> super::CheckResult {
         run_dataset(dir, &args)?;
         return Ok(true);
     }
+    if args.dataset.engine.given() {
+        bail!("--model, --map, --labels, --members, --aggregation, --stride and --compat run the engine: they need --dataset DIR --split devel|test");
+    }
     let (Some(gold), Some(pred), Some(config)) = (&args.files.gold, &args.files.pred, &args.files.config) else {
         bail!("give --gold FILE --pred FILE --config FILE, or --dataset DIR --split devel|test");
     };
@@ -223,15 +214,15 @@ fn run_dataset(dir: &Path, args: &Args) -> anyhow::Result<()> {
     let ignore_others = args.scoring.ignore_others;
     // gold and scorer config first: a malformed file fails before any model loads
     let data = Dataset::open(dir, split, d.eval_config.as_deref(), limit)?;
-    let cfg = super::tag::engine_config(d.engine_config.as_ref(), &d.models, &d.maps, &d.members, &d.labels, d.compat)?;
+    let cfg = d.engine.config(d.engine_config.as_deref())?;
     let load = Instant::now();
-    let engine = Engine::load(&cfg, true)?;
+    let engine = Engine::load(&cfg, &Bars::default())?;
     let load_seconds = load.elapsed().as_secs_f64();
     let selections = phrases.selections();
     let both = selections.len() > 1;
     let mut modes = Modes::default();
     for sel in selections {
-        let bar = super::input::progress(Some(data.gold.sentences.len() as u64), &format!("{} {}", data.name, sel.name()));
+        let bar = bar(Some(data.gold.sentences.len() as u64), &format!("{} {}", data.name, sel.name()));
         let run = dataset::run_engine(&engine, &data.gold, data.tokens, sel, batch, |n| bar.inc(n as u64))?;
         bar.finish_and_clear();
         let out = d.pred_out.as_ref().map(|p| pred_path(p, sel, both));

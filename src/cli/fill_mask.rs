@@ -1,8 +1,9 @@
 //! `maskner fill-mask`: the top-K vocabulary tokens at every `[MASK]` and at `[CLS]`.
 
 use super::input::{self, Record, Source};
-use crate::mlm::{self, MaskedLm, MlmInput};
-use serde::Serialize;
+use super::progress::bar;
+use crate::engine::{FillRequest, FillResult, TokenScore, fill_mask};
+use crate::mlm::{self, MaskedLm};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -33,26 +34,6 @@ pub struct Args {
     texts: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct TokenScore<'a> {
-    token: &'a str,
-    id: u32,
-    score: f32,
-}
-
-#[derive(Serialize)]
-struct MaskOut<'a> {
-    position: usize,
-    predictions: Vec<TokenScore<'a>>,
-}
-
-#[derive(Serialize)]
-struct FillOut<'a> {
-    text: &'a str,
-    masks: Vec<MaskOut<'a>>,
-    cls: Vec<TokenScore<'a>>,
-}
-
 /// Texts are batched this many at a time (then packed by the model's token budget).
 const BATCH: usize = 64;
 
@@ -68,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(p) => Source::File(p),
         None => Source::Args(&args.texts),
     };
-    let bar = input::progress(None, "fill-mask");
+    let bar = bar(None, "fill-mask");
     if args.input.is_none() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
@@ -100,32 +81,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Runs one batch and writes its records in input order; returns the number of error records.
 fn write_batch(model: &MaskedLm, batch: &[Record], args: &Args, out: &mut impl Write) -> anyhow::Result<usize> {
-    let tok = model.tokenizer();
-    // Encode; texts that fail keep their place as errors.
-    let prepared: Vec<Result<MlmInput, String>> = batch
-        .iter()
-        .map(|r| {
-            let text = r.text.as_ref().map_err(|e| e.clone())?;
-            let enc = tok.encode(text, true).map_err(|e| format!("{e:#}"))?;
-            if enc.ids.len() > model.max_len() {
-                return Err(format!(
-                    "{}: {} word pieces, more than the model's maximum of {}; shorten the text",
-                    r.place,
-                    enc.ids.len(),
-                    model.max_len()
-                ));
-            }
-            let mut reads = vec![0];
-            reads.extend(enc.ids.iter().enumerate().filter(|(_, id)| **id == tok.mask).map(|(i, _)| i));
-            Ok(MlmInput { ids: enc.ids, reads })
-        })
-        .collect();
-    let ok: Vec<MlmInput> = prepared.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
-    let mut results = model.predict(&ok)?.into_iter();
+    let requests: Vec<Result<FillRequest, String>> =
+        batch.iter().map(|r| r.text.clone().map(|text| FillRequest { text, top_k: args.top_k })).collect();
+    let ok: Vec<FillRequest> = requests.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let mut results = fill_mask(model, &ok).into_iter();
     let mut failed = 0;
-    for (rec, prep) in batch.iter().zip(&prepared) {
-        let inp = match prep {
-            Ok(inp) => inp,
+    for (rec, req) in batch.iter().zip(&requests) {
+        let res = match req {
+            Err(e) => Err(e.clone()),
+            Ok(_) => match results.next() {
+                Some(r) => r.map_err(|e| format!("{}: {e}", rec.place)),
+                None => Err(format!("{}: internal error: no result", rec.place)),
+            },
+        };
+        match res {
             Err(e) => {
                 failed += 1;
                 if args.json {
@@ -134,40 +103,17 @@ fn write_batch(model: &MaskedLm, batch: &[Record], args: &Args, out: &mut impl W
                 } else {
                     writeln!(out, "error: {e}\n")?;
                 }
-                continue;
             }
-        };
-        let logits = results.next().unwrap_or_default();
-        let scores = |i: usize| -> Vec<TokenScore<'_>> {
-            logits
-                .get(i)
-                .map(|l| l.top_k(args.top_k))
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| TokenScore { token: tok.token(p.id), id: p.id, score: p.score })
-                .collect()
-        };
-        let fill = FillOut {
-            text: rec.text.as_deref().unwrap_or(""),
-            cls: scores(0),
-            masks: inp.reads[1..]
-                .iter()
-                .enumerate()
-                .map(|(j, &pos)| MaskOut { position: pos, predictions: scores(j + 1) })
-                .collect(),
-        };
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string(&fill)?)?;
-        } else {
-            write_table(out, &fill)?;
+            Ok(fill) if args.json => writeln!(out, "{}", serde_json::to_string(&fill)?)?,
+            Ok(fill) => write_table(out, &fill)?,
         }
     }
     Ok(failed)
 }
 
-fn write_table(out: &mut impl Write, f: &FillOut<'_>) -> std::io::Result<()> {
+fn write_table(out: &mut impl Write, f: &FillResult) -> std::io::Result<()> {
     writeln!(out, "{}", f.text)?;
-    let mut block = |title: String, preds: &[TokenScore<'_>]| -> std::io::Result<()> {
+    let mut block = |title: String, preds: &[TokenScore]| -> std::io::Result<()> {
         writeln!(out, "  {title}")?;
         for (i, p) in preds.iter().enumerate() {
             writeln!(out, "    {:>3}. {:<20} {:>8.4}  (id {})", i + 1, p.token, p.score, p.id)?;

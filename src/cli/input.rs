@@ -143,24 +143,6 @@ fn parse_jsonl(place: String, line_no: usize, text: &str, decided: usize) -> Rec
     Record { place, id, text, raw: Some(v) }
 }
 
-/// A progress bar on stderr (drawn only when stderr is a terminal).
-pub fn progress(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
-    let bar = match len {
-        Some(n) => indicatif::ProgressBar::new(n),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    let template = if len.is_some() {
-        "{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})"
-    } else {
-        "{msg} {spinner} {pos} ({per_sec})"
-    };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(what.to_string());
-    bar
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, Some(spec)) => {
             let lm = mlm::load_model(spec)?;
             let tax = Taxonomy::jan2022();
-            cache::ensure_map(&lm, &SeedSet::builtin(&tax)?, &BuildOptions::default(), &tax, true)?
+            cache::ensure_map(&lm, &SeedSet::builtin(&tax)?, &BuildOptions::default(), &tax, &super::progress::Bars::default())?
         }
         (None, None) => bail!("give --map DIR or --model MODEL"),
     };

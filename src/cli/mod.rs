@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod build_map;
+mod engine_args;
+pub(crate) mod progress;
 pub(crate) mod input;
 mod eval;
 mod export_map;

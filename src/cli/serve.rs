@@ -1,6 +1,8 @@
 //! `maskner serve`: the tagging engine over HTTP (see `maskner::server` and docs/server.md).
 
-use crate::pipeline::Engine;
+use super::engine_args::EngineArgs;
+use super::progress::Bars;
+use crate::engine::Engine;
 use crate::server::{self, ServeOptions};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,53 +28,39 @@ pub struct Args {
     /// Port to listen on (0: any free port, printed at start).
     #[arg(long, default_value_t = 8059)]
     port: u16,
-    /// Reproduce the reference's exact numerics and quirks.
-    #[arg(long)]
-    compat: bool,
     /// Engine configuration (JSON: members with model, map, use_cls, precedence).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Override a member's model: NAME=HUB_ID_OR_DIR (repeatable).
-    #[arg(long = "model", value_name = "NAME=MODEL")]
-    models: Vec<String>,
-    /// Use a prebuilt map for a member: NAME=DIR (repeatable).
-    #[arg(long = "map", value_name = "NAME=DIR")]
-    maps: Vec<String>,
-    /// A token-classifier member's label -> taxonomy map: NAME=FILE (repeatable).
-    #[arg(long = "labels", value_name = "NAME=FILE")]
-    labels: Vec<String>,
-    /// The members to run, in order: configured names (bio, phi) or hub ids / model
-    /// directories of more masked LMs or token classifiers.
-    #[arg(long, value_delimiter = ',')]
-    members: Vec<String>,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Largest request body in bytes (413 above).
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, default_value_t = ServeOptions::default().max_body_bytes)]
     max_body_bytes: usize,
     /// Most texts per request (422 above).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = ServeOptions::default().max_texts)]
     max_texts: usize,
     /// Most characters per text (422 above).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = ServeOptions::default().max_chars)]
     max_chars: usize,
     /// Most texts waiting for inference over all requests (429 when full).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = ServeOptions::default().max_queue)]
     max_queue: usize,
     /// Most texts per engine call (1 disables cross-request batching).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = ServeOptions::default().max_batch_texts)]
     max_batch_texts: usize,
     /// Characters per engine call, the batch's token budget (about 4 characters per word piece).
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = ServeOptions::default().max_batch_chars)]
     max_batch_chars: usize,
     /// Seconds a request may take from its headers to its results: the body must arrive
     /// within it (408 after), queueing and inference included (503 after). 0.001 to 86400.
-    #[arg(long, value_name = "SECONDS", default_value = "60")]
+    #[arg(long, value_name = "SECONDS", default_value_t = ServeOptions::default().timeout.as_secs_f64().to_string())]
     timeout: String,
     /// Seconds a client may take to send a request's headers (also how long an idle keep-alive
     /// connection stays open); the connection is closed after. 0.001 to 86400.
-    #[arg(long, value_name = "SECONDS", default_value = "10")]
+    #[arg(long, value_name = "SECONDS", default_value_t = ServeOptions::default().header_timeout.as_secs_f64().to_string())]
     header_timeout: String,
     /// Largest top_k of /v1/fill-mask.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = ServeOptions::default().max_top_k)]
     max_top_k: usize,
     /// Threads of the HTTP runtime (inference always runs on its own thread). 1 to 256.
     #[arg(long, default_value_t = 2)]
@@ -114,8 +102,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     // before loading models: a bad flag should not cost their load time
     opts.check()?;
-    let cfg = super::tag::engine_config(args.config.as_ref(), &args.models, &args.maps, &args.members, &args.labels, args.compat)?;
-    let engine = Engine::load(&cfg, true)?;
+    let cfg = args.engine.config(args.config.as_deref())?;
+    let engine = Engine::load(&cfg, &Bars::default())?;
     let members = engine.member_names().join(", ");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.http_threads)

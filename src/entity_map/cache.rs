@@ -12,6 +12,7 @@ use super::space;
 use super::store::{EntityMap, FORMAT_VERSION, MapMeta, cache_root, vocab_hash};
 use super::taxonomy::Taxonomy;
 use crate::mlm::MaskedLm;
+use crate::progress::{self, Progress};
 use candle_core::Tensor;
 use std::path::{Path, PathBuf};
 
@@ -61,22 +62,21 @@ fn embedding_fingerprint(emb: &Tensor) -> u64 {
     h.finish()
 }
 
-/// Builds the map of `lm` (not cached) in `opts.space`. `progress` draws bars on stderr.
+/// Builds the map of `lm` (not cached) in `opts.space`, reporting to `progress`.
 pub fn build_for_model(
     lm: &MaskedLm,
     seeds: &SeedSet,
     opts: &BuildOptions,
     taxonomy: &Taxonomy,
-    progress: bool,
+    progress: &dyn Progress,
 ) -> anyhow::Result<(EntityMap, BuildStats)> {
     let vocab = lm.tokenizer().vocab().len();
     let emb = if opts.space.is_input() {
         space::embeddings(lm, opts.space, &|_, _| {})?
     } else {
-        let bar = crate::cli_progress(progress, vocab as u64, "embedding the vocabulary");
-        let emb = space::embeddings(lm, opts.space, &|done, _| bar.set_position(done as u64))?;
-        bar.finish_and_clear();
-        emb
+        progress::step(progress, "embedding the vocabulary", Some(vocab as u64), || {
+            space::embeddings(lm, opts.space, &|done, _| progress.at(done as u64))
+        })?
     };
     build_with_embeddings(lm, &emb, seeds, opts, taxonomy, progress)
 }
@@ -89,13 +89,12 @@ pub fn build_with_embeddings(
     seeds: &SeedSet,
     opts: &BuildOptions,
     taxonomy: &Taxonomy,
-    progress: bool,
+    progress: &dyn Progress,
 ) -> anyhow::Result<(EntityMap, BuildStats)> {
     let vocab = lm.tokenizer().vocab();
-    let bar = crate::cli_progress(progress, vocab.len() as u64, "building map");
-    let report = |done: usize, _total: usize| bar.set_position(done as u64);
-    let (entries, stats) = build::build(vocab, emb, seeds, opts, &report)?;
-    bar.finish_and_clear();
+    let report = |done: usize, _total: usize| progress.at(done as u64);
+    let (entries, stats) =
+        progress::step(progress, "building map", Some(vocab.len() as u64), || build::build(vocab, emb, seeds, opts, &report))?;
     let meta = MapMeta {
         format: FORMAT_VERSION,
         source: opts.rule.name().to_string(),
@@ -110,7 +109,13 @@ pub fn build_with_embeddings(
 }
 
 /// The cached map of `lm`, built and saved first if absent.
-pub fn ensure_map(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy: &Taxonomy, progress: bool) -> anyhow::Result<EntityMap> {
+pub fn ensure_map(
+    lm: &MaskedLm,
+    seeds: &SeedSet,
+    opts: &BuildOptions,
+    taxonomy: &Taxonomy,
+    progress: &dyn Progress,
+) -> anyhow::Result<EntityMap> {
     let dir = map_dir(lm, seeds, opts, taxonomy);
     if dir.join("meta.json").is_file() {
         if let Ok(m) = EntityMap::open(&dir) {
@@ -119,9 +124,7 @@ pub fn ensure_map(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy:
             }
         }
     }
-    if progress {
-        eprintln!("maskner: building the descriptor map of {} (once; cached in {})", lm.name(), dir.display());
-    }
+    progress.note(&format!("building the descriptor map of {} (once; cached in {})", lm.name(), dir.display()));
     let (map, _) = build_for_model(lm, seeds, opts, taxonomy, progress)?;
     map.save(&dir)?;
     EntityMap::open(&dir)

@@ -31,7 +31,7 @@ use super::standard::{self, StandardReport, TypeMapper};
 use super::{EvalError, LabelledReference, Role, SCORING_REFERENCE, Sentences, Token, read};
 use crate::compat::Numerics;
 use crate::output;
-use crate::pipeline::{Engine, PhraseMode, TagRequest};
+use crate::engine::{Engine, PhraseMode, TagRequest};
 use crate::text;
 use anyhow::{Context, bail};
 use serde::Serialize;
@@ -299,19 +299,19 @@ pub fn request(tokens: &[Token], selection: PhraseSelection, style: GoldTokens) 
             .iter()
             .map(|(w, l)| if is_entity_label(l) { format!("{w}{}", text::MARKER) } else { w.clone() })
             .collect();
-        return TagRequest { text: words.join(" "), mode: PhraseMode::Markers };
+        return TagRequest::new(words.join(" "), PhraseMode::Markers);
     }
     let joined = tokens.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(" ");
     let (words, options) = style.chunker_input(&joined);
     let spans = text::auto_phrases_with(&words, &options).iter().filter_map(|p| p.byte_range(&words)).collect();
-    TagRequest { text: joined, mode: PhraseMode::Spans(spans) }
+    TagRequest::new(joined, PhraseMode::Spans(spans))
 }
 
 /// What one engine pass over the gold sentences produced.
 pub struct EngineRun {
     pub selection: PhraseSelection,
-    /// The two-column output (`term TAG` lines, a blank line after each sentence, just a blank
-    /// line for a sentence that failed), one block per gold sentence.
+    /// The two-column output (`term TAG` lines, a blank line after each sentence; a sentence
+    /// that failed has each gold token tagged `O`), one block per gold sentence.
     pub conll: String,
     /// Gold sentence index and error of each sentence the engine could not tag.
     pub failures: Vec<(usize, String)>,
@@ -337,7 +337,7 @@ pub fn run_engine(
     let numerics = engine.numerics();
     for (b, chunk) in gold.sentences.chunks(batch.max(1)).enumerate() {
         let requests: Vec<TagRequest> = chunk.iter().filter(|s| !s.is_empty()).map(|s| request(s, selection, style)).collect();
-        let mut results = engine.tag(&requests)?.into_iter();
+        let mut results = engine.tag(&requests).into_iter();
         for (k, sentence) in chunk.iter().enumerate() {
             if sentence.is_empty() {
                 conll.push('\n');
@@ -349,7 +349,11 @@ pub fn run_engine(
                     conll.push_str(&output::conll(&r, numerics));
                 }
                 Some(Err(e)) => {
-                    failures.push((b * batch.max(1) + k, format!("{e:#}")));
+                    // scored as all `O`, counted in the report
+                    failures.push((b * batch.max(1) + k, e.to_string()));
+                    for (token, _) in sentence.iter() {
+                        conll.push_str(&format!("{token} O\n"));
+                    }
                     conll.push('\n');
                 }
                 None => bail!("the engine returned fewer results than inputs"),
@@ -382,8 +386,7 @@ pub struct Counts {
 #[derive(Serialize, Debug)]
 pub struct EngineStats {
     pub sentences: usize,
-    /// Sentences the engine could not tag: an empty prediction block (out of sync for the
-    /// reference scorer, all `O` for span/token scoring).
+    /// Sentences the engine could not tag, each scored as all `O` (its error is a warning).
     pub failed_sentences: usize,
     /// Phrases typed (marker phrases plus chunker phrases).
     pub phrases: usize,
@@ -554,15 +557,12 @@ impl Settings {
         ignore_others: bool,
         tokens: GoldTokens,
     ) -> Self {
-        let info = engine.info();
-        let members = info["members"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|m| serde_json::json!({"name": m["name"], "kind": m["kind"], "model": m["model"]}))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let members = engine
+            .info()
+            .members
+            .into_iter()
+            .map(|m| serde_json::json!({"name": m.name, "kind": m.kind, "model": m.model}))
+            .collect();
         Settings {
             phrases,
             limit,

@@ -28,7 +28,8 @@ pub use worker::InferenceHook;
 
 use crate::compat::Numerics;
 use crate::output;
-use crate::pipeline::{Engine, PhraseMode, TagRequest, TagResult};
+use crate::engine::{Engine, FillRequest, MemberKind, PhraseMode, TagRequest, TagResult};
+use crate::error::{Error, ErrorKind};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -206,36 +207,20 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     options.check()?;
-    let mut info = engine.info();
+    let typed = engine.info();
+    let lone_classifier = matches!(typed.members.as_slice(), [m] if m.kind == MemberKind::TokenClassifier);
+    let mut info = serde_json::to_value(&typed)?;
     if let Some(obj) = info.as_object_mut() {
-        let tax = engine.taxonomy();
-        let groups: Vec<Value> = tax
-            .entries()
-            .iter()
-            .map(|e| json!({"group": e.group.as_str(), "subtypes": e.subtypes.iter().map(|s| s.as_str()).collect::<Vec<_>>()}))
-            .collect();
-        obj.insert("taxonomy".into(), json!({"name": tax.name(), "groups": groups}));
-        let first_mlm = obj
-            .get("members")
-            .and_then(Value::as_array)
-            .and_then(|ms| ms.iter().find(|m| m["kind"] == "masked-lm"))
-            .map(|m| m["name"].clone())
-            .unwrap_or(Value::Null);
-        obj.insert("fill_mask_member".into(), first_mlm);
         obj.insert("limits".into(), options.limits_json());
         obj.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
     }
-    let kinds: Vec<bool> = info["members"]
-        .as_array()
-        .map(|ms| ms.iter().map(|m| m["kind"] == "token-classifier").collect())
-        .unwrap_or_default();
     let queue = Arc::new(Queue::new(options.max_queue));
     let state = Arc::new(AppState {
         queue: queue.clone(),
         names: engine.member_names().iter().map(|s| s.to_string()).collect(),
         numerics: engine.numerics(),
-        has_mlm: engine.first_model().is_some(),
-        lone_classifier: kinds == [true],
+        has_mlm: engine.can_fill_mask(),
+        lone_classifier,
         info,
         opts: options.clone(),
     });
@@ -479,25 +464,6 @@ fn entries(obj: &Map<String, Value>, opts: &ServeOptions, objects: bool) -> Resu
 
 /// An entry's request; `spans` (character offsets) select explicit-span mode, like JSONL input
 /// of `maskner tag`. Bad spans fail this text alone.
-fn tag_request(e: &Entry, mode: &PhraseMode) -> Result<TagRequest, String> {
-    let Some(spans) = &e.spans else {
-        return Ok(TagRequest { text: e.text.clone(), mode: mode.clone() });
-    };
-    let arr = spans.as_array().ok_or("\"spans\" must be a list of [start, end]")?;
-    let mut chars = Vec::with_capacity(arr.len());
-    for s in arr {
-        let pair = s
-            .as_array()
-            .filter(|p| p.len() == 2)
-            .and_then(|p| Some((usize::try_from(p[0].as_u64()?).ok()?, usize::try_from(p[1].as_u64()?).ok()?)));
-        let (a, b) = pair.ok_or("each span must be [start, end] with character offsets")?;
-        chars.push(a..b);
-    }
-    let bytes = crate::text::char_to_byte_spans(&e.text, &chars).map_err(|err| err.to_string())?;
-    Ok(TagRequest { text: e.text.clone(), mode: PhraseMode::Spans(bytes) })
-}
-
-/// Queues the works and waits for all their outcomes, in order, until the request's deadline.
 async fn run(st: &AppState, works: Vec<Work>, deadline: tokio::time::Instant) -> Result<Vec<Outcome>, ApiError> {
     if works.is_empty() {
         return Ok(Vec::new());
@@ -521,8 +487,10 @@ async fn run(st: &AppState, works: Vec<Work>, deadline: tokio::time::Instant) ->
     // On timeout the receivers are dropped, so the worker skips texts it has not started.
     match tokio::time::timeout_at(deadline, all).await {
         Ok(Ok(out)) => {
-            if let Some(Outcome::Internal(e)) = out.iter().find(|o| matches!(o, Outcome::Internal(_))) {
-                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.clone()));
+            // an input the engine refused is a record of the answer; a model or map that fails
+            // (or a panic) is the server's fault: the request answers 500
+            if let Some(e) = out.iter().filter_map(Outcome::error).find(|e| matches!(e.kind(), ErrorKind::Internal | ErrorKind::Files)) {
+                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
             }
             Ok(out)
         }
@@ -569,31 +537,33 @@ async fn ner_inner(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::bad_request("\"explain\" must be true or false")),
     };
-    let mode = match obj.get("mode").map(|m| m.as_str()) {
-        None | Some(Some("detect")) => PhraseMode::Detect,
-        Some(Some("markers")) => PhraseMode::Markers,
-        Some(Some("auto")) => PhraseMode::Auto,
+    let mode = match obj.get("mode").map(|m| m.as_str().map(PhraseMode::from_name)) {
+        None => PhraseMode::Detect,
+        Some(Some(Ok(m))) => m,
         _ => return Err(ApiError::bad_request("\"mode\" must be \"detect\", \"markers\" or \"auto\"")),
     };
     let (entries, single) = entries(&obj, &st.opts, true)?;
-    let requests: Vec<Result<TagRequest, String>> = entries.iter().map(|e| tag_request(e, &mode)).collect();
+    let requests: Vec<Result<TagRequest, Error>> =
+        entries.iter().map(|e| TagRequest::from_record(&e.text, e.spans.as_ref(), &mode)).collect();
     let works: Vec<Work> = requests.iter().filter_map(|r| r.as_ref().ok().cloned().map(Work::Tag)).collect();
     let mut outcomes = run(st, works, deadline).await?.into_iter();
     let names = st.names();
     let mut records = Vec::with_capacity(entries.len());
     let mut first_error = None;
     for (e, req) in entries.iter().zip(requests) {
-        let res: Result<TagResult, String> = match req {
-            Err(msg) => Err(msg),
+        let res: Result<TagResult, Error> = match req {
+            Err(e) => Err(e),
             Ok(_) => match outcomes.next() {
                 Some(Outcome::Tag(r)) => r,
-                _ => Err("internal error: no result".into()),
+                _ => Err(Error::internal("internal error: no result")),
             },
         };
         let v = match &res {
-            Err(msg) => {
-                first_error.get_or_insert(msg.clone());
-                output::error_json(&e.id, msg)
+            Err(err) => {
+                let msg = err.to_string();
+                let v = output::error_json(&e.id, &msg);
+                first_error.get_or_insert(msg);
+                v
             }
             Ok(r) => match format {
                 NerFormat::Json => output::record_json(&e.id, r, &names, explain),
@@ -629,21 +599,20 @@ async fn fill_mask_inner(st: &AppState, headers: &HeaderMap, body: Body) -> Resu
         },
     };
     let (entries, single) = entries(&obj, &st.opts, false)?;
-    let works = entries.into_iter().map(|e| Work::Fill { text: e.text, top_k }).collect();
+    let texts: Vec<String> = entries.iter().map(|e| e.text.clone()).collect();
+    let works = entries.into_iter().map(|e| Work::Fill(FillRequest { text: e.text, top_k })).collect();
     let mut records: Vec<Value> = Vec::new();
     let mut failed = false;
-    for o in run(st, works, deadline).await? {
-        match o {
-            Outcome::Fill(Ok(v)) => records.push(v),
-            Outcome::Fill(Err(v)) => {
-                failed = true;
-                records.push(v);
-            }
-            _ => {
-                failed = true;
-                records.push(json!({"error": "internal error: no result"}));
-            }
-        }
+    for (o, text) in run(st, works, deadline).await?.into_iter().zip(&texts) {
+        let record = match o {
+            Outcome::Fill(Ok(r)) => serde_json::to_value(&r).map_err(|e| e.to_string()),
+            Outcome::Fill(Err(e)) => Err(e.to_string()),
+            Outcome::Tag(_) => Err("internal error: no result".to_string()),
+        };
+        records.push(record.unwrap_or_else(|e| {
+            failed = true;
+            json!({"text": text, "error": e})
+        }));
     }
     if single {
         let status = if failed { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -706,7 +675,7 @@ async fn compat_inner(st: &AppState, uri: Uri) -> Result<Response, ApiError> {
         let s = crate::text::select_phrases(&sentence);
         PhraseMode::Spans(s.phrases.iter().filter_map(|p| p.byte_range(&s.words)).collect())
     };
-    let outcome = run(st, vec![Work::Tag(TagRequest { text: sentence, mode })], deadline).await?.pop();
+    let outcome = run(st, vec![Work::Tag(TagRequest::new(sentence, mode))], deadline).await?.pop();
     let elapsed = started.elapsed().as_secs_f64();
     match outcome {
         Some(Outcome::Tag(Ok(r))) => {
@@ -719,7 +688,7 @@ async fn compat_inner(st: &AppState, uri: Uri) -> Result<Response, ApiError> {
         }
         Some(Outcome::Tag(Err(e))) => {
             let stats = json!({"Ensemble server count": st.names.len().to_string(), "Elapsed time": format!("{elapsed:.1} secs"), "return_status": "Failed"});
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": e, "stats": stats}))).into_response())
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": e.to_string(), "stats": stats}))).into_response())
         }
         _ => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error: no result")),
     }

@@ -12,15 +12,13 @@
 //! and grows with load (continuous batching, as in text-embeddings-inference).
 //!
 //! Items whose requester has gone (timed out, disconnected) are dropped before inference. A
-//! panic in the engine is caught on the worker thread; the group is then re-run one text at a
-//! time so that only the text that panics fails (its request answers 500) and the server lives
-//! on. The same isolation applies when the engine fails a whole group with an error.
+//! group runs under [`isolate`], the engine's own per-input isolation, with the inference hook
+//! inside it: a panic (in the engine or the hook) re-runs the group one text at a time, so
+//! only the text that panics fails (its request answers 500) and the server lives on.
 
-use crate::mlm::{MaskedLm, MlmInput};
-use crate::pipeline::{Engine, TagRequest, TagResult};
-use serde::Serialize;
+use crate::engine::{Engine, FillRequest, FillResult, TagRequest, TagResult, isolate};
+use crate::error::Error;
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use tokio::sync::oneshot;
@@ -33,14 +31,14 @@ pub type InferenceHook = Arc<dyn Fn(&[&str]) + Send + Sync>;
 /// What one queued text asks for.
 pub(crate) enum Work {
     Tag(TagRequest),
-    Fill { text: String, top_k: usize },
+    Fill(FillRequest),
 }
 
 impl Work {
     fn text(&self) -> &str {
         match self {
             Work::Tag(r) => &r.text,
-            Work::Fill { text, .. } => text,
+            Work::Fill(r) => &r.text,
         }
     }
 
@@ -51,11 +49,17 @@ impl Work {
 
 /// The answer for one text.
 pub(crate) enum Outcome {
-    Tag(Result<TagResult, String>),
-    /// The fill-mask JSON record of the text (`{"text","masks","cls"}` or `{"text","error"}`).
-    Fill(Result<serde_json::Value, serde_json::Value>),
-    /// The engine panicked on this text: the request answers 500.
-    Internal(String),
+    Tag(Result<TagResult, Error>),
+    Fill(Result<FillResult, Error>),
+}
+
+impl Outcome {
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            Outcome::Tag(Err(e)) | Outcome::Fill(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// One queued text.
@@ -219,49 +223,10 @@ pub(crate) fn spawn(
             if group[0].work.is_tag() {
                 run_tag(&engine, group, hook.as_ref());
             } else {
-                run_fill(engine.first_model(), group, hook.as_ref());
+                run_fill(&engine, group, hook.as_ref());
             }
         }
     })
-}
-
-/// Why one input got no result.
-enum Failure {
-    /// The engine refused the input (or failed on it alone): an error record.
-    Input(String),
-    /// The engine panicked on it: the request answers 500.
-    Panic(String),
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    format!("internal error: inference panicked ({what})")
-}
-
-/// Runs `f` on all inputs at once. If the call panics or fails as a whole (or returns the wrong
-/// number of results) and there is more than one input, every input is re-run alone, so one
-/// bad input cannot fail the texts of other requests that happened to share its group.
-fn run_guarded<I, O>(inputs: &[I], f: &dyn Fn(&[I]) -> anyhow::Result<Vec<O>>) -> Vec<Result<O, Failure>> {
-    let once = |xs: &[I]| -> Result<Vec<O>, Failure> {
-        match catch_unwind(AssertUnwindSafe(|| f(xs))) {
-            Ok(Ok(v)) if v.len() == xs.len() => Ok(v),
-            Ok(Ok(v)) => Err(Failure::Input(format!("internal error: {} results for {} inputs", v.len(), xs.len()))),
-            Ok(Err(e)) => Err(Failure::Input(format!("{e:#}"))),
-            Err(p) => Err(Failure::Panic(panic_message(p.as_ref()))),
-        }
-    };
-    match once(inputs) {
-        Ok(v) => v.into_iter().map(Ok).collect(),
-        Err(e) if inputs.len() == 1 => vec![Err(e)],
-        Err(_) => inputs
-            .iter()
-            .map(|x| once(std::slice::from_ref(x)).and_then(|mut v| v.pop().ok_or_else(|| Failure::Input("internal error: no result".into()))))
-            .collect(),
-    }
 }
 
 fn call_hook(hook: Option<&InferenceHook>, texts: &[&str]) {
@@ -275,141 +240,34 @@ fn run_tag(engine: &Engine, group: Vec<Item>, hook: Option<&InferenceHook>) {
         .into_iter()
         .filter_map(|i| match i.work {
             Work::Tag(r) => Some((r, i.reply)),
-            Work::Fill { .. } => None,
+            Work::Fill(_) => None,
         })
         .unzip();
     let f = |rs: &[TagRequest]| {
         let texts: Vec<&str> = rs.iter().map(|r| r.text.as_str()).collect();
         call_hook(hook, &texts);
-        engine.tag(rs)
+        Ok(engine.tag(rs))
     };
-    for (res, reply) in run_guarded(&reqs, &f).into_iter().zip(replies) {
-        let outcome = match res {
-            Ok(Ok(r)) => Outcome::Tag(Ok(r)),
-            Ok(Err(e)) => Outcome::Tag(Err(format!("{e:#}"))),
-            Err(Failure::Input(e)) => Outcome::Tag(Err(e)),
-            Err(Failure::Panic(e)) => Outcome::Internal(e),
-        };
+    for (res, reply) in isolate(&reqs, &f).into_iter().zip(replies) {
         // the requester may have gone meanwhile; nothing to do then
-        let _ = reply.send(outcome);
+        let _ = reply.send(Outcome::Tag(res));
     }
 }
 
-#[derive(Serialize)]
-struct TokenScore<'a> {
-    token: &'a str,
-    id: u32,
-    /// The f32 logit as the f64 of its shortest decimal form, so the JSON number prints exactly
-    /// as `maskner fill-mask --json` prints the f32 (a plain `as f64` would add digits).
-    score: f64,
-}
-
-fn shortest(x: f32) -> f64 {
-    x.to_string().parse().unwrap_or(f64::from(x))
-}
-
-#[derive(Serialize)]
-struct MaskOut<'a> {
-    position: usize,
-    predictions: Vec<TokenScore<'a>>,
-}
-
-/// The record of `maskner fill-mask --json` (same fields, same order).
-#[derive(Serialize)]
-struct FillOut<'a> {
-    text: &'a str,
-    masks: Vec<MaskOut<'a>>,
-    cls: Vec<TokenScore<'a>>,
-}
-
-fn fill_error(text: &str, e: &str) -> serde_json::Value {
-    serde_json::json!({"text": text, "error": e})
-}
-
-/// Encodes a fill-mask text like `maskner fill-mask`: reads at `[CLS]` and every `[MASK]`;
-/// longer than the model's maximum is refused, never truncated.
-fn fill_input(lm: &MaskedLm, text: &str) -> Result<MlmInput, String> {
-    let tok = lm.tokenizer();
-    let enc = tok.encode(text, true).map_err(|e| format!("{e:#}"))?;
-    if enc.ids.len() > lm.max_len() {
-        return Err(format!("{} word pieces, more than the model's maximum of {}; shorten the text", enc.ids.len(), lm.max_len()));
-    }
-    let mut reads = vec![0];
-    reads.extend(enc.ids.iter().enumerate().filter(|(_, id)| **id == tok.mask).map(|(i, _)| i));
-    Ok(MlmInput { ids: enc.ids, reads })
-}
-
-fn run_fill(lm: Option<&MaskedLm>, group: Vec<Item>, hook: Option<&InferenceHook>) {
-    let Some(lm) = lm else {
-        for i in group {
-            let e = fill_error(i.work.text(), "the engine has no masked-LM member");
-            let _ = i.reply.send(Outcome::Fill(Err(e)));
-        }
-        return;
-    };
-    let tok = lm.tokenizer();
-    // texts that encode, in group order: (text, top_k, reply) next to their model input
-    let mut ok_inputs: Vec<MlmInput> = Vec::new();
-    let mut ok_texts: Vec<String> = Vec::new();
-    let mut pending = Vec::new();
-    for item in group {
-        let Work::Fill { text, top_k } = item.work else { continue };
-        match fill_input(lm, &text) {
-            Ok(inp) => {
-                ok_inputs.push(inp);
-                ok_texts.push(text.clone());
-                pending.push((text, top_k, item.reply));
-            }
-            Err(e) => {
-                let _ = item.reply.send(Outcome::Fill(Err(fill_error(&text, &e))));
-            }
-        }
-    }
-    if ok_inputs.is_empty() {
-        return;
-    }
-    let f = |xs: &[MlmInput]| {
-        // the texts of exactly these inputs (the whole group, or one on a re-run)
-        let texts: Vec<&str> = if xs.len() == ok_inputs.len() {
-            ok_texts.iter().map(String::as_str).collect()
-        } else {
-            xs.iter()
-                .filter_map(|x| ok_inputs.iter().position(|y| std::ptr::eq(x, y)).map(|i| ok_texts[i].as_str()))
-                .collect()
-        };
+fn run_fill(engine: &Engine, group: Vec<Item>, hook: Option<&InferenceHook>) {
+    let (reqs, replies): (Vec<FillRequest>, Vec<_>) = group
+        .into_iter()
+        .filter_map(|i| match i.work {
+            Work::Fill(r) => Some((r, i.reply)),
+            Work::Tag(_) => None,
+        })
+        .unzip();
+    let f = |rs: &[FillRequest]| {
+        let texts: Vec<&str> = rs.iter().map(|r| r.text.as_str()).collect();
         call_hook(hook, &texts);
-        lm.predict(xs)
+        Ok(engine.fill_mask(rs))
     };
-    let results = run_guarded(&ok_inputs, &f);
-    for (((text, top_k, reply), res), inp) in pending.into_iter().zip(results).zip(&ok_inputs) {
-        let outcome = match res {
-            Ok(logits) => {
-                let scores = |i: usize| -> Vec<TokenScore<'_>> {
-                    logits
-                        .get(i)
-                        .map(|l| l.top_k(top_k))
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|p| TokenScore { token: tok.token(p.id), id: p.id, score: shortest(p.score) })
-                        .collect()
-                };
-                let fill = FillOut {
-                    text: &text,
-                    cls: scores(0),
-                    masks: inp.reads[1..]
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &pos)| MaskOut { position: pos, predictions: scores(j + 1) })
-                        .collect(),
-                };
-                match serde_json::to_value(&fill) {
-                    Ok(v) => Outcome::Fill(Ok(v)),
-                    Err(e) => Outcome::Fill(Err(fill_error(&text, &e.to_string()))),
-                }
-            }
-            Err(Failure::Input(e)) => Outcome::Fill(Err(fill_error(&text, &e))),
-            Err(Failure::Panic(e)) => Outcome::Internal(e),
-        };
-        let _ = reply.send(outcome);
+    for (res, reply) in isolate(&reqs, &f).into_iter().zip(replies) {
+        let _ = reply.send(Outcome::Fill(res));
     }
 }

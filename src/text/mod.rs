@@ -37,6 +37,26 @@ pub use sentences::sentences;
 pub use spans::{byte_to_char_offset, char_byte_offsets, char_to_byte_spans, phrases_from_spans};
 pub use words::{split_words, whitespace_words};
 
+/// Whether the method appends a period to this sentence (§3.1): it does not end in
+/// punctuation and is longer than one character.
+pub fn appends_period(sentence: &str) -> bool {
+    let trimmed = sentence.trim_end();
+    !matches!(trimmed.chars().last(), Some('!' | ',' | '.' | ':' | ';' | '?')) && trimmed.chars().count() > 1
+}
+
+/// A word as a masked LM's prompt reads it: the reference's prompts turn `"` into `'`.
+pub fn prompt_word(word: &str) -> String {
+    word.replace('"', "'")
+}
+
+/// The words of the sentence at byte range `r` of `text`, with offsets into `text`.
+pub fn sentence_words(text: &str, r: Range<usize>) -> Vec<Word> {
+    split_words(&text[r.clone()])
+        .into_iter()
+        .map(|w| Word { text: w.text, start: w.start + r.start, end: w.end + r.start })
+        .collect()
+}
+
 /// One word of the input. `start..end` is a **byte** range of the original string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Word {

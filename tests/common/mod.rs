@@ -79,6 +79,7 @@ pub fn maskner(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &std::path::Pa
     let cache = std::env::temp_dir().join(format!("maskner-test-cache-{}", std::process::id()));
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_maskner"));
     cmd.args(args)
+        .current_dir(root())
         .env("MASKNER_CACHE", &cache)
         .env("HF_HUB_OFFLINE", "1")
         .stdin(Stdio::piped())
