@@ -23,6 +23,7 @@ pub mod entity_map;
 pub mod eval;
 pub mod hub;
 pub mod mlm;
+pub mod nn;
 pub mod output;
 pub mod pipeline;
 pub mod replay;

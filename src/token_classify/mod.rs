@@ -32,7 +32,6 @@
 pub mod bert;
 pub mod deberta;
 pub mod labels;
-mod nn;
 pub mod pipeline;
 pub mod spm;
 
