@@ -43,14 +43,13 @@ use serde::Serialize;
 use tokenizers::{Decoder, ModelWrapper, Tokenizer};
 
 use crate::entity_map::Taxonomy;
+use crate::mlm::DEFAULT_TOKEN_BUDGET;
 use crate::mlm::config::BertConfig;
 use crate::mlm::tokenizer::WordPieceTokenizer;
 
 pub use labels::{GroupDistribution, GroupProb, LabelMap, TagProb, Target, entity_group_of};
 pub use pipeline::{Aggregation, EntitySpan, argmax, softmax};
 
-/// Word pieces run through the encoder at once (windows are packed up to this many).
-pub const DEFAULT_TOKEN_BUDGET: usize = 4096;
 /// Default overlap of consecutive windows, capped at half a window.
 pub const DEFAULT_STRIDE: usize = 128;
 
