@@ -1,8 +1,8 @@
-//! The post-processing of the Hugging Face token-classification pipeline
-//! (`transformers.pipelines.token_classification`, 5.x), ported step by step: softmax, gather
-//! pre-entities (sub-word detection), word aggregation (`first` / `average` / `max`), grouping
-//! of adjacent B-/I- tags (`simple` and after word aggregation), filtering of `O`, and, for
-//! texts split into several windows, the merge of overlapping entities.
+//! Token predictions to entities: the Hugging Face token-classification pipeline's
+//! post-processing (`transformers.pipelines.token_classification`, 5.x), ported step by step:
+//! softmax, gather pre-entities (sub-word detection), word aggregation (`first` / `average` /
+//! `max`), grouping of adjacent B-/I- tags (`simple` and after word aggregation), filtering
+//! of `O`, and, for texts split into several windows, the merge of overlapping entities.
 //!
 //! Quirks are kept on purpose, so outputs match the pipeline's: the entity group is the label
 //! after its first `-`; the `word` of a group is the tokenizer's decoder applied to the pieces
