@@ -318,14 +318,14 @@ pub struct PooledGroup {
 }
 
 fn ser_round4<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(compat::round4(*x))
+    s.serialize_f64(compat::numpy_round(*x, 4))
 }
 
 fn ser_shares<S: Serializer>(v: &[(Label, f64)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(v.len()))?;
     for (l, x) in v {
-        m.serialize_entry(l.as_str(), &compat::round4(*x))?;
+        m.serialize_entry(l.as_str(), &compat::numpy_round(*x, 4))?;
     }
     m.end()
 }
@@ -689,10 +689,10 @@ mod tests {
         let c = aggregate(&descs, &tax, Numerics::Compat).unwrap();
         let f = aggregate(&descs, &tax, Numerics::Fixed).unwrap();
         // compat: DISEASE 5, GENE -2 -> 5/3 and -2/3
-        assert_eq!(c.groups[1].confidence, round4(-2.0 / 3.0));
+        assert_eq!(c.groups[1].confidence, numpy_round(-2.0 / 3.0, 4));
         assert_eq!(f.groups[0].confidence, 1.0);
         assert_eq!(f.groups[1].confidence, 0.0);
     }
 
-    use crate::compat::round4;
+    use crate::compat::numpy_round;
 }

@@ -80,7 +80,7 @@ impl Numerics {
             return None;
         }
         Some(match self {
-            Self::Compat => python_round4(logit),
+            Self::Compat => python_round(logit, 4),
             Self::Fixed => logit.max(0.0),
         })
     }
@@ -113,11 +113,11 @@ impl Numerics {
         self.is_compat()
     }
 
-    /// Round a per-model value that feeds pooling: round4 in compat, untouched otherwise.
-    /// Reported values are always rounded with [`round4`] at serialisation.
+    /// Round a per-model value that feeds pooling: to 4 digits, numpy's way, in compat; untouched
+    /// otherwise. Reported values are always rounded with [`numpy_round`] at serialisation.
     pub fn stored_value(self, x: f64) -> f64 {
         if self.rounds_before_pooling() {
-            round4(x)
+            numpy_round(x, 4)
         } else {
             x
         }
@@ -160,27 +160,46 @@ impl Numerics {
     }
 }
 
-/// numpy-style 4-dp rounding: `rint(x * 10000) / 10000` in IEEE doubles (ALGORITHM.md §7.1).
+/// numpy's `round(x, digits)`: `rint(x * 10^digits) / 10^digits` in IEEE doubles, ties to
+/// even *after* the (rounded) multiplication (ALGORITHM.md §7.1).
 ///
-/// Not Python's `round(x, 4)` (which rounds the exact binary value) and not half-away-from-zero:
-/// pooled values land on exact .5 ties routinely and only this form reproduces the reference.
-pub fn round4(x: f64) -> f64 {
-    (x * 10000.0).round_ties_even() / 10000.0
+/// The reference rounds its distributions this way, and pooled values land on exact .5 ties
+/// routinely: only this form reproduces them ([`python_round`] fails 36 of the 174 logged pooled
+/// distributions, [`round_half_away`] 62). Used at 4 digits for every reported value.
+pub fn numpy_round(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round_ties_even() / scale
 }
 
-/// Python's `round(x, 4)`: the double nearest to the exact decimal rounding (ties to even) of
-/// the exact binary value. Rust's `{:.4}` formatting rounds exactly that way.
-pub fn python_round4(x: f64) -> f64 {
+/// Python's `round(x, digits)`: the double nearest to the decimal with `digits` places nearest
+/// to the *exact binary* value of `x`, exact ties to even.
+///
+/// Neither scaled form gets this right: `(x * 100.0).round()` breaks ties away from zero
+/// (5/8 gives 0.63, Python 0.62), and the product is itself rounded, which can create or remove
+/// a tie: 1/40 is slightly above 0.025 (Python: 0.03), 3/40 slightly below 0.075 (Python: 0.07),
+/// yet both products are exactly 2.5 and 7.5. Rust's `{:.N}` formatting rounds the exact binary
+/// value with ties to even, and parsing reads the decimal back as its nearest double, which is
+/// what Python does. Used for descriptor logits at 4 digits (§7.1) and scores at 2 (§9.5).
+pub fn python_round(x: f64, digits: usize) -> f64 {
     if !x.is_finite() {
         return x;
     }
-    format!("{x:.4}").parse().unwrap_or(x)
+    format!("{x:.digits$}").parse().unwrap_or(x)
+}
+
+/// `f64::round` of the scaled value: ties away from zero, after the (rounded) multiplication.
+///
+/// Neither Python's nor numpy's rule; only for figures that no reference output is compared
+/// with (run timings), where the rule does not matter but the outputs should not change.
+pub fn round_half_away(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
 }
 
 /// The reference's string form of a descriptor logit (`mlm`, `v`): Python `str(round(x, 4))`,
 /// e.g. `"7.07"`, `"19.1558"`, `"12.0"`.
 pub fn format_logit(x: f64) -> String {
-    python_float_repr(python_round4(x))
+    python_float_repr(python_round(x, 4))
 }
 
 /// Python `repr(float)` for values that need no exponent (|x| in [1e-4, 1e16) or 0): shortest
@@ -199,27 +218,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round4_is_numpy_style() {
+    fn numpy_round_is_numpy_style() {
         // Ties after the (rounded) multiplication go to even; Python's round() differs.
-        assert_eq!(round4(0.00005), 0.0);
-        assert_eq!((round4(0.00025), python_round4(0.00025)), (0.0002, 0.0003));
-        assert_eq!((round4(0.00035), python_round4(0.00035)), (0.0004, 0.0003));
-        assert_eq!((round4(0.12345), python_round4(0.12345)), (0.1234, 0.1235));
-        assert_eq!(round4(2.0 / 3.0), 0.6667);
+        assert_eq!(numpy_round(0.00005, 4), 0.0);
+        assert_eq!(
+            (numpy_round(0.00025, 4), python_round(0.00025, 4)),
+            (0.0002, 0.0003)
+        );
+        assert_eq!(
+            (numpy_round(0.00035, 4), python_round(0.00035, 4)),
+            (0.0004, 0.0003)
+        );
+        assert_eq!(
+            (numpy_round(0.12345, 4), python_round(0.12345, 4)),
+            (0.1234, 0.1235)
+        );
+        assert_eq!(numpy_round(2.0 / 3.0, 4), 0.6667);
         // Idempotent, so rounding already-rounded values changes nothing.
         for x in [0.1, 0.4455, 0.7751, 0.0001, 1.0] {
-            assert_eq!(round4(round4(x)), round4(x));
+            assert_eq!(numpy_round(numpy_round(x, 4), 4), numpy_round(x, 4));
         }
     }
 
     #[test]
     fn python_round_is_exact_binary_rounding() {
-        assert_eq!(python_round4(1.03125), 1.0312);
-        assert_eq!(python_round4(1.00005), 1.0001); // 1.00005 is slightly above the tie
+        assert_eq!(python_round(1.03125, 4), 1.0312);
+        assert_eq!(python_round(1.00005, 4), 1.0001); // 1.00005 is slightly above the tie
         assert_eq!(format_logit(7.07), "7.07");
         assert_eq!(format_logit(12.0), "12.0");
         assert_eq!(format_logit(19.155_81), "19.1558");
         assert_eq!(format_logit(-2.23374), "-2.2337");
+    }
+
+    /// Halves that tell the three rules apart, at each digit count the crate uses.
+    #[test]
+    fn tricky_halves_per_rule() {
+        // Python, 2 digits (scores, §9.5): exact binary value, ties to even.
+        assert_eq!(python_round(5.0 / 8.0, 2), 0.62); // exact tie -> even
+        assert_eq!(python_round(-0.625, 2), -0.62);
+        assert_eq!(python_round(1.0 / 40.0, 2), 0.03); // above .025, though 100x is exactly 2.5
+        assert_eq!(python_round(3.0 / 40.0, 2), 0.07); // below .075, though 100x is exactly 7.5
+        assert_eq!(python_round(2.675, 2), 2.67); // 2.675 is below the tie in binary
+        assert_eq!(python_round(100.0, 2), 100.0);
+        // Python, 4 digits (compat descriptor logits, §7.1).
+        assert_eq!(python_round(1.03125, 4), 1.0312); // exact tie -> even
+        assert_eq!(python_round(1.03135, 4), 1.0313); // 1.03135 is below the tie in binary
+        assert_eq!(python_round(-2.23375, 4), -2.2338); // |x| is above the tie in binary
+        // numpy, 4 digits (every reported value): the product's tie goes to even.
+        assert_eq!(numpy_round(0.00025, 4), 0.0002);
+        assert_eq!(numpy_round(0.00035, 4), 0.0004);
+        assert_eq!(numpy_round(-0.00025, 4), -0.0002);
+        assert_eq!(numpy_round(1.0 / 40.0, 4), 0.025);
+        // half away from zero, 2 digits (timings): the product's tie goes away from zero.
+        assert_eq!(round_half_away(5.0 / 8.0, 2), 0.63);
+        assert_eq!(round_half_away(-0.625, 2), -0.63);
+        assert_eq!(round_half_away(3.0 / 40.0, 2), 0.08);
+        assert_eq!(round_half_away(2.675, 2), 2.68);
     }
 
     #[test]

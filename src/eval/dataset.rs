@@ -29,7 +29,7 @@
 use super::reference::{self, Config, Options, prefix_strip};
 use super::standard::{self, StandardReport, TypeMapper};
 use super::{EvalError, LabelledReference, Role, SCORING_REFERENCE, Sentences, Token, read};
-use crate::compat::Numerics;
+use crate::compat::{self, Numerics};
 use crate::output;
 use crate::pipeline::{Engine, PhraseMode, TagRequest};
 use crate::text;
@@ -478,10 +478,6 @@ impl ModeReport {
     }
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 /// Scores an engine run against the gold sentences: the reference scorer in 1p and 2p, span
 /// and token scoring. `pred_name` names the prediction file in error messages (`None`:
 /// errors name the sentence and token).
@@ -518,8 +514,8 @@ pub fn score(
             sentences: n,
             failed_sentences: run.failures.len(),
             phrases: run.phrases,
-            seconds: round2(run.seconds),
-            sentences_per_second: if run.seconds > 0.0 { round2(n as f64 / run.seconds) } else { 0.0 },
+            seconds: compat::round_half_away(run.seconds, 2),
+            sentences_per_second: if run.seconds > 0.0 { compat::round_half_away(n as f64 / run.seconds, 2) } else { 0.0 },
         },
         reference_1p: labelled(true),
         reference_2p: labelled(false),
@@ -594,7 +590,7 @@ pub struct Timing {
 
 impl Timing {
     pub fn new(load: f64, total: f64) -> Self {
-        Timing { engine_load_seconds: round2(load), total_seconds: round2(total) }
+        Timing { engine_load_seconds: compat::round_half_away(load, 2), total_seconds: compat::round_half_away(total, 2) }
     }
 }
 
