@@ -644,7 +644,7 @@ impl<'a> Replayer<'a> {
                     // The prefixed tag overwrote `e` (shared dict); only its first half is ours.
                     (true, true) => half(&t.to_string()) == half(e),
                     // Fixed mode writes the stripped form; compare it with the logged one, unprefixed.
-                    (true, false) => half(&t.stripped()) == strip_prefix(&half(e)),
+                    (true, false) => half(&t.stripped()) == aggregate::strip_bio(&half(e), "_"),
                     (false, _) => t.stripped() == e,
                 },
             )
@@ -671,13 +671,6 @@ impl<'a> Replayer<'a> {
         }
         Ok(())
     }
-}
-
-fn strip_prefix(tag: &str) -> String {
-    tag.strip_prefix("B_")
-        .or_else(|| tag.strip_prefix("I_"))
-        .unwrap_or(tag)
-        .to_owned()
 }
 
 fn parse_key(key: &str, n_terms: usize) -> Result<usize> {

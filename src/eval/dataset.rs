@@ -26,9 +26,10 @@
 //! The output is scored from the engine's two-column text exactly as `maskner tag --format
 //! conll` prints it (with `--compat`, the appended period too, which the resync drops).
 
-use super::reference::{self, Config, Options, prefix_strip};
+use super::reference::{self, Config, Options};
 use super::standard::{self, StandardReport, TypeMapper};
 use super::{EvalError, LabelledReference, Role, SCORING_REFERENCE, Sentences, Token, read};
+use crate::aggregate::strip_bio;
 use crate::compat::{self, Numerics};
 use crate::output;
 use crate::pipeline::{Engine, PhraseMode, TagRequest};
@@ -276,7 +277,7 @@ fn check_labels(config: &Config, gold: &Sentences) -> Result<(), EvalError> {
     let mapper = TypeMapper::new(config);
     for (s, sentence) in gold.sentences.iter().enumerate() {
         for (t, (_, label)) in sentence.iter().enumerate() {
-            if label != &config.other_tag && !config.mapping.iter().any(|m| m.g_name == prefix_strip(label)) {
+            if label != &config.other_tag && !config.mapping.iter().any(|m| m.g_name == strip_bio(label, "_-")) {
                 let msg = mapper.gold(label).err().unwrap_or_else(|| format!("label {label:?} is not in the config"));
                 return Err(EvalError::at(gold.locate(s, Some(t)), msg));
             }

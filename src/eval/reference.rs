@@ -12,6 +12,7 @@
 //! crashes (an unknown label, a class missing from the config) are errors naming the place.
 
 use super::{EvalError, Location, Sentences, Token};
+use crate::aggregate::strip_bio;
 use crate::compat::python_round;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -292,14 +293,9 @@ pub fn prediction_parts(tag: &str) -> Vec<(&str, &str)> {
             let inner = part.trim_end_matches(']');
             let group = inner.rfind('[').map_or(inner, |i| &inner[i + 1..]);
             let subtype = inner.find('[').map_or(inner, |i| &inner[..i]);
-            (prefix_strip(group), prefix_strip(subtype))
+            (strip_bio(group, "_-"), strip_bio(subtype, "_-"))
         })
         .collect()
-}
-
-/// Removes one `B_`, `I_`, `B-` or `I-` prefix (bare `B`/`I` are left as they are).
-pub fn prefix_strip(label: &str) -> &str {
-    ["B_", "I_", "B-", "I-"].iter().find_map(|p| label.strip_prefix(p)).unwrap_or(label)
 }
 
 /// How one gold sentence lines up with its prediction block (the reference's resync).
@@ -529,7 +525,7 @@ impl<'c> Scorer<'c> {
         let mut failed = false;
         for (i, (_, raw)) in gold.iter().enumerate() {
             self.tested += 1;
-            let key = prefix_strip(raw);
+            let key = strip_bio(raw, "_-");
             let (entry, row) = self.gname(key, raw, || at.gold(i))?;
             self.entity_counts[row] += 1;
             if raw == other_tag {

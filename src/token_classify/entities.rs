@@ -13,6 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::Prefix;
+
 /// How token predictions are combined into entities; the pipeline's `aggregation_strategy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -248,12 +250,10 @@ fn aggregate_words(ctx: &Context, pre: Vec<PreEntity>, strategy: Aggregation) ->
 
 /// `(B|I, tag)` of a label; labels without a B-/I- prefix count as I- continuations.
 fn get_tag(label: &str) -> (char, &str) {
-    if let Some(t) = label.strip_prefix("B-") {
-        ('B', t)
-    } else if let Some(t) = label.strip_prefix("I-") {
-        ('I', t)
-    } else {
-        ('I', label)
+    match Prefix::split(label, "-") {
+        Some((Prefix::B, t)) => ('B', t),
+        Some((Prefix::I, t)) => ('I', t),
+        None => ('I', label),
     }
 }
 
