@@ -5,29 +5,46 @@
 //! [`Numerics::Fixed`], the default, keeps the method (logit-weighted softmax-of-counts
 //! aggregation, CI+CS pooling, precedence/cross-prediction/dual ensemble rules) and fixes the
 //! quirks that only lose information or are plain bugs. Every difference between the two modes
-//! is a method of [`Numerics`] below, so the stages never test the mode directly.
+//! is a method of [`Numerics`], so the stages never test the mode directly, and this is the one
+//! list of them (the README and `docs/pipeline-numerics.md` point here). Per method, what the
+//! reference (compat) does, then what the default does instead:
 //!
-//! Fixed in the default mode (the README quotes this list):
-//!
-//! 1. Logits are used at full precision, not rounded to 4 decimals first (§7.1: the reference
-//!    ships them as 4-dp strings between services).
-//! 2. A negative logit contributes nothing instead of subtracting evidence (§11.2: a descriptor
-//!    in the top-k is evidence for its labels, however weak).
-//! 3. Per-model distributions are pooled before 4-dp rounding, not after (§11.7); only the
-//!    reported values are rounded.
-//! 4. Spans of one member stop at the next `B_` tag instead of running on to the next `O`
-//!    (§8.1 `span`), so a tag is never built from a neighbouring entity's data.
-//! 5. When the second member says `O` and the first has an entity, the whole span of the first
-//!    member is resolved at once, as in the mirror case (§11.12: the reference resolves one
-//!    token, then the rest token by token with plain tags).
-//! 6. Continuation tokens of a "pooled winner differs from CS winner" dual tag get `I_` in both
-//!    halves (§11.10: the reference copies the pivot's `B_X` into the first half).
-//! 7. With exactly one cross-predicting member and no data for the first member, the member that
-//!    does not cross-predict is chosen (§8.2: the reference picks the second member).
-//! 8. A dual tag never pairs an entity with `O`; it falls back to the single tag (§11.12).
-//! 9. Ensemble details: the "ambig" entries hold the *other* member's data (not always the
-//!    second member's), keep that member's own top tag, and `ambig_prediction_details_cs` is
-//!    filled; the chosen member's `e` is never overwritten with the prefixed tag (§11.9).
+//! * [`Numerics::punctuation_by_substring`]: a predicted token is punctuation noise when it is a
+//!   *substring* of Python's `string.punctuation` (`()` is, `--` is not; §3.5). Default: when it
+//!   is made only of punctuation.
+//! * [`Numerics::subwords_use_budget`]: sub-word predictions (`##x`) are skipped but use up the
+//!   descriptor budget (§3.5). Default: they are skipped for free.
+//! * [`Numerics::descriptor_weight`]: the logit rounded to 4 decimals as Python's `round(x, 4)`
+//!   (§7.1: it travels as a string between the reference's services), a negative one
+//!   subtracting evidence. Default: full precision, and a negative logit contributes nothing
+//!   (§11.2: a descriptor in the top-k is evidence for its labels, however weak).
+//! * [`Numerics::softmax`]: the plain exponential form of the softmax of counts (§7.1).
+//!   Default: always the max-shifted form (equal up to rounding in the last bits).
+//! * [`Numerics::rounds_before_pooling`] (applied by [`Numerics::stored_value`]): per-model CI
+//!   and CS distributions are rounded to 4 dp before pooling (§7.2, §11.7). Default: pooled at
+//!   full precision; only reported values are rounded.
+//! * [`Numerics::span_crosses_entities`]: a member's span runs from its `B_` tag to the next `O`
+//!   (§8.1 `span`), across a neighbouring entity. Default: it stops at the next `B_`, so a tag is
+//!   never built from a neighbouring entity's data.
+//! * [`Numerics::asymmetric_o_spans`]: second member `O`, first member an entity: one token is
+//!   resolved, then the rest token by token with plain tags (§11.12). Default: the first
+//!   member's whole span at once, as in the mirror case.
+//! * [`Numerics::pivot_prefix_on_continuation`]: continuation tokens of a "pooled winner differs
+//!   from CS winner" dual tag copy the pivot's `B_X` into the first half (§11.10). Default: `I_`
+//!   in both halves.
+//! * [`Numerics::unknown_cross_picks_second`]: exactly one cross-predicting member and no data
+//!   for the first member: the second member is chosen (§8.2). Default: the member that does not
+//!   cross-predict.
+//! * [`Numerics::dual_with_o`]: a dual tag may pair an entity with `O` (§11.12). Default: it falls
+//!   back to the single tag.
+//! * [`Numerics::ambig_from_second_member`]: the ensemble JSON's "ambig" entries always hold the
+//!   second member's data, its `e` overwritten with the prefixed final tag (aliasing the chosen
+//!   member's entry when that is the second), and `ambig_prediction_details_cs` stays empty
+//!   (§11.9). Default: the *other* member's data with its own top tag, the CS details filled,
+//!   `e` never overwritten.
+//! * [`Numerics::conll_prints_model_terms`]: CoNLL output prints each term as the chosen member's
+//!   vocabulary cased it, and the period the reference appends to a sentence. Default: the input
+//!   words as given.
 //!
 //! Guarded in both modes (the reference would crash or print NaN): softmax over large counts
 //! (max-shifted when the plain form would overflow, §11.5), descriptors whose labels are all
@@ -66,7 +83,8 @@ impl Numerics {
         if compat { Self::Compat } else { Self::Fixed }
     }
 
-    pub fn is_compat(self) -> bool {
+    /// Private: stages ask the named predicates below, never the mode.
+    fn is_compat(self) -> bool {
         self == Self::Compat
     }
 
@@ -106,6 +124,18 @@ impl Numerics {
             .collect();
         let total: f64 = exps.iter().sum();
         exps.into_iter().map(|e| e / total).collect()
+    }
+
+    /// §3.5: a predicted token is punctuation noise when it is a substring of Python's
+    /// `string.punctuation` (compat) or when it is made only of punctuation (fixed).
+    pub fn punctuation_by_substring(self) -> bool {
+        self.is_compat()
+    }
+
+    /// §3.5: a skipped sub-word prediction (`##x`) uses up one place of the descriptor budget
+    /// (compat) or none (fixed).
+    pub fn subwords_use_budget(self) -> bool {
+        self.is_compat()
     }
 
     /// Whether the per-model CI and CS distributions are rounded to 4 dp before pooling (§7.2).
@@ -156,6 +186,12 @@ impl Numerics {
     /// prefixed final tag (aliasing the chosen member's entry when that member is the second),
     /// and `ambig_prediction_details_cs` stays empty (compat); fixed uses the other member.
     pub fn ambig_from_second_member(self) -> bool {
+        self.is_compat()
+    }
+
+    /// CoNLL output: each term as the chosen member's vocabulary cased it, with the period the
+    /// reference appends to a sentence (compat), or the input words as given (fixed).
+    pub fn conll_prints_model_terms(self) -> bool {
         self.is_compat()
     }
 }

@@ -235,7 +235,7 @@ pub fn conll(result: &TagResult, numerics: Numerics) -> String {
     let mut out = String::new();
     for s in &result.sentences {
         for (t, f) in s.terms.iter().zip(&s.decision.tags) {
-            if numerics.is_compat() {
+            if numerics.conll_prints_model_terms() {
                 out.push_str(&format!("{} {}\n", f.term, f));
             } else if !t.synthetic {
                 out.push_str(&format!("{} {}\n", t.text, f));
