@@ -137,6 +137,26 @@ impl Prefix {
             Self::I => "I_",
         }
     }
+
+    /// Splits a `B`/`I` prefix and one of `separators` off a tag: `("B_DISEASE", "_")` ->
+    /// `(B, "DISEASE")`; `None` when there is none (`O`, bare `B`/`I`, `B-PER` with `"_"`).
+    /// The engine writes `_`; CoNLL-style files (eval's gold) also use `-`.
+    pub fn split<'a>(tag: &'a str, separators: &str) -> Option<(Self, &'a str)> {
+        let prefix = match tag.as_bytes().first()? {
+            b'B' => Self::B,
+            b'I' => Self::I,
+            _ => return None,
+        };
+        let rest = &tag[1..];
+        let sep = rest.chars().next().filter(|&c| separators.contains(c))?;
+        Some((prefix, &rest[sep.len_utf8()..]))
+    }
+}
+
+/// A tag without its `B`/`I` prefix (see [`Prefix::split`]): `strip_bio("B_DISEASE", "_")` is
+/// `DISEASE`; anything without such a prefix is returned whole.
+pub fn strip_bio<'a>(tag: &'a str, separators: &str) -> &'a str {
+    Prefix::split(tag, separators).map_or(tag, |(_, rest)| rest)
 }
 
 /// One model's tag for one term (§7.3): `O`, `B_<top>` or `I_<top>`.
@@ -186,11 +206,7 @@ impl TermTag {
         if s == "O" {
             return Some(Self::O);
         }
-        let (prefix, rest) = if let Some(r) = s.strip_prefix("B_") {
-            (Prefix::B, r)
-        } else {
-            (Prefix::I, s.strip_prefix("I_")?)
-        };
+        let (prefix, rest) = Prefix::split(s, "_")?;
         // S[G] -> G[S]
         let tag = EntityTag::parse_packed(rest)?;
         let tag = if tag.is_bare() {
@@ -318,14 +334,14 @@ pub struct PooledGroup {
 }
 
 fn ser_round4<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(compat::round4(*x))
+    s.serialize_f64(compat::numpy_round(*x, 4))
 }
 
 fn ser_shares<S: Serializer>(v: &[(Label, f64)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(v.len()))?;
     for (l, x) in v {
-        m.serialize_entry(l.as_str(), &compat::round4(*x))?;
+        m.serialize_entry(l.as_str(), &compat::numpy_round(*x, 4))?;
     }
     m.end()
 }
@@ -562,6 +578,20 @@ mod tests {
     }
 
     #[test]
+    fn bio_prefixes() {
+        assert_eq!(Prefix::split("B_DISEASE", "_"), Some((Prefix::B, "DISEASE")));
+        assert_eq!(Prefix::split("I-PER", "-"), Some((Prefix::I, "PER")));
+        for tag in ["O", "B", "I", "B-PER", "X_DISEASE", "BI_X", "", "É_X"] {
+            assert_eq!(Prefix::split(tag, "_"), None, "{tag}");
+            assert_eq!(strip_bio(tag, "_"), tag);
+        }
+        assert_eq!(strip_bio("B_", "_"), "");
+        assert_eq!(strip_bio("I_B_X", "_"), "B_X"); // one prefix only
+        assert_eq!(strip_bio("B-PER", "_-"), "PER");
+        assert_eq!(strip_bio("I_GENE", "_-"), "GENE");
+    }
+
+    #[test]
     fn empty_and_untagged_lists_give_other() {
         let tax = Taxonomy::jan2022();
         for descs in [
@@ -689,10 +719,10 @@ mod tests {
         let c = aggregate(&descs, &tax, Numerics::Compat).unwrap();
         let f = aggregate(&descs, &tax, Numerics::Fixed).unwrap();
         // compat: DISEASE 5, GENE -2 -> 5/3 and -2/3
-        assert_eq!(c.groups[1].confidence, round4(-2.0 / 3.0));
+        assert_eq!(c.groups[1].confidence, numpy_round(-2.0 / 3.0, 4));
         assert_eq!(f.groups[0].confidence, 1.0);
         assert_eq!(f.groups[1].confidence, 0.0);
     }
 
-    use crate::compat::round4;
+    use crate::compat::numpy_round;
 }

@@ -5,29 +5,46 @@
 //! [`Numerics::Fixed`], the default, keeps the method (logit-weighted softmax-of-counts
 //! aggregation, CI+CS pooling, precedence/cross-prediction/dual ensemble rules) and fixes the
 //! quirks that only lose information or are plain bugs. Every difference between the two modes
-//! is a method of [`Numerics`] below, so the stages never test the mode directly.
+//! is a method of [`Numerics`], so the stages never test the mode directly, and this is the one
+//! list of them (the README and `docs/pipeline-numerics.md` point here). Per method, what the
+//! reference (compat) does, then what the default does instead:
 //!
-//! Fixed in the default mode (the README quotes this list):
-//!
-//! 1. Logits are used at full precision, not rounded to 4 decimals first (§7.1: the reference
-//!    ships them as 4-dp strings between services).
-//! 2. A negative logit contributes nothing instead of subtracting evidence (§11.2: a descriptor
-//!    in the top-k is evidence for its labels, however weak).
-//! 3. Per-model distributions are pooled before 4-dp rounding, not after (§11.7); only the
-//!    reported values are rounded.
-//! 4. Spans of one member stop at the next `B_` tag instead of running on to the next `O`
-//!    (§8.1 `span`), so a tag is never built from a neighbouring entity's data.
-//! 5. When the second member says `O` and the first has an entity, the whole span of the first
-//!    member is resolved at once, as in the mirror case (§11.12: the reference resolves one
-//!    token, then the rest token by token with plain tags).
-//! 6. Continuation tokens of a "pooled winner differs from CS winner" dual tag get `I_` in both
-//!    halves (§11.10: the reference copies the pivot's `B_X` into the first half).
-//! 7. With exactly one cross-predicting member and no data for the first member, the member that
-//!    does not cross-predict is chosen (§8.2: the reference picks the second member).
-//! 8. A dual tag never pairs an entity with `O`; it falls back to the single tag (§11.12).
-//! 9. Ensemble details: the "ambig" entries hold the *other* member's data (not always the
-//!    second member's), keep that member's own top tag, and `ambig_prediction_details_cs` is
-//!    filled; the chosen member's `e` is never overwritten with the prefixed tag (§11.9).
+//! * [`Numerics::punctuation_by_substring`]: a predicted token is punctuation noise when it is a
+//!   *substring* of Python's `string.punctuation` (`()` is, `--` is not; §3.5). Default: when it
+//!   is made only of punctuation.
+//! * [`Numerics::subwords_use_budget`]: sub-word predictions (`##x`) are skipped but use up the
+//!   descriptor budget (§3.5). Default: they are skipped for free.
+//! * [`Numerics::descriptor_weight`]: the logit rounded to 4 decimals as Python's `round(x, 4)`
+//!   (§7.1: it travels as a string between the reference's services), a negative one
+//!   subtracting evidence. Default: full precision, and a negative logit contributes nothing
+//!   (§11.2: a descriptor in the top-k is evidence for its labels, however weak).
+//! * [`Numerics::softmax`]: the plain exponential form of the softmax of counts (§7.1).
+//!   Default: always the max-shifted form (equal up to rounding in the last bits).
+//! * [`Numerics::rounds_before_pooling`] (applied by [`Numerics::stored_value`]): per-model CI
+//!   and CS distributions are rounded to 4 dp before pooling (§7.2, §11.7). Default: pooled at
+//!   full precision; only reported values are rounded.
+//! * [`Numerics::span_crosses_entities`]: a member's span runs from its `B_` tag to the next `O`
+//!   (§8.1 `span`), across a neighbouring entity. Default: it stops at the next `B_`, so a tag is
+//!   never built from a neighbouring entity's data.
+//! * [`Numerics::asymmetric_o_spans`]: second member `O`, first member an entity: one token is
+//!   resolved, then the rest token by token with plain tags (§11.12). Default: the first
+//!   member's whole span at once, as in the mirror case.
+//! * [`Numerics::pivot_prefix_on_continuation`]: continuation tokens of a "pooled winner differs
+//!   from CS winner" dual tag copy the pivot's `B_X` into the first half (§11.10). Default: `I_`
+//!   in both halves.
+//! * [`Numerics::unknown_cross_picks_second`]: exactly one cross-predicting member and no data
+//!   for the first member: the second member is chosen (§8.2). Default: the member that does not
+//!   cross-predict.
+//! * [`Numerics::dual_with_o`]: a dual tag may pair an entity with `O` (§11.12). Default: it falls
+//!   back to the single tag.
+//! * [`Numerics::ambig_from_second_member`]: the ensemble JSON's "ambig" entries always hold the
+//!   second member's data, its `e` overwritten with the prefixed final tag (aliasing the chosen
+//!   member's entry when that is the second), and `ambig_prediction_details_cs` stays empty
+//!   (§11.9). Default: the *other* member's data with its own top tag, the CS details filled,
+//!   `e` never overwritten.
+//! * [`Numerics::conll_prints_model_terms`]: CoNLL output prints each term as the chosen member's
+//!   vocabulary cased it, and the period the reference appends to a sentence. Default: the input
+//!   words as given.
 //!
 //! Guarded in both modes (the reference would crash or print NaN): softmax over large counts
 //! (max-shifted when the plain form would overflow, §11.5), descriptors whose labels are all
@@ -66,7 +83,8 @@ impl Numerics {
         if compat { Self::Compat } else { Self::Fixed }
     }
 
-    pub fn is_compat(self) -> bool {
+    /// Private: stages ask the named predicates below, never the mode.
+    fn is_compat(self) -> bool {
         self == Self::Compat
     }
 
@@ -80,7 +98,7 @@ impl Numerics {
             return None;
         }
         Some(match self {
-            Self::Compat => python_round4(logit),
+            Self::Compat => python_round(logit, 4),
             Self::Fixed => logit.max(0.0),
         })
     }
@@ -108,16 +126,28 @@ impl Numerics {
         exps.into_iter().map(|e| e / total).collect()
     }
 
+    /// §3.5: a predicted token is punctuation noise when it is a substring of Python's
+    /// `string.punctuation` (compat) or when it is made only of punctuation (fixed).
+    pub fn punctuation_by_substring(self) -> bool {
+        self.is_compat()
+    }
+
+    /// §3.5: a skipped sub-word prediction (`##x`) uses up one place of the descriptor budget
+    /// (compat) or none (fixed).
+    pub fn subwords_use_budget(self) -> bool {
+        self.is_compat()
+    }
+
     /// Whether the per-model CI and CS distributions are rounded to 4 dp before pooling (§7.2).
     pub fn rounds_before_pooling(self) -> bool {
         self.is_compat()
     }
 
-    /// Round a per-model value that feeds pooling: round4 in compat, untouched otherwise.
-    /// Reported values are always rounded with [`round4`] at serialisation.
+    /// Round a per-model value that feeds pooling: to 4 digits, numpy's way, in compat; untouched
+    /// otherwise. Reported values are always rounded with [`numpy_round`] at serialisation.
     pub fn stored_value(self, x: f64) -> f64 {
         if self.rounds_before_pooling() {
-            round4(x)
+            numpy_round(x, 4)
         } else {
             x
         }
@@ -158,29 +188,54 @@ impl Numerics {
     pub fn ambig_from_second_member(self) -> bool {
         self.is_compat()
     }
+
+    /// CoNLL output: each term as the chosen member's vocabulary cased it, with the period the
+    /// reference appends to a sentence (compat), or the input words as given (fixed).
+    pub fn conll_prints_model_terms(self) -> bool {
+        self.is_compat()
+    }
 }
 
-/// numpy-style 4-dp rounding: `rint(x * 10000) / 10000` in IEEE doubles (ALGORITHM.md §7.1).
+/// numpy's `round(x, digits)`: `rint(x * 10^digits) / 10^digits` in IEEE doubles, ties to
+/// even *after* the (rounded) multiplication (ALGORITHM.md §7.1).
 ///
-/// Not Python's `round(x, 4)` (which rounds the exact binary value) and not half-away-from-zero:
-/// pooled values land on exact .5 ties routinely and only this form reproduces the reference.
-pub fn round4(x: f64) -> f64 {
-    (x * 10000.0).round_ties_even() / 10000.0
+/// The reference rounds its distributions this way, and pooled values land on exact .5 ties
+/// routinely: only this form reproduces them ([`python_round`] fails 36 of the 174 logged pooled
+/// distributions, [`round_half_away`] 62). Used at 4 digits for every reported value.
+pub fn numpy_round(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round_ties_even() / scale
 }
 
-/// Python's `round(x, 4)`: the double nearest to the exact decimal rounding (ties to even) of
-/// the exact binary value. Rust's `{:.4}` formatting rounds exactly that way.
-pub fn python_round4(x: f64) -> f64 {
+/// Python's `round(x, digits)`: the double nearest to the decimal with `digits` places nearest
+/// to the *exact binary* value of `x`, exact ties to even.
+///
+/// Neither scaled form gets this right: `(x * 100.0).round()` breaks ties away from zero
+/// (5/8 gives 0.63, Python 0.62), and the product is itself rounded, which can create or remove
+/// a tie: 1/40 is slightly above 0.025 (Python: 0.03), 3/40 slightly below 0.075 (Python: 0.07),
+/// yet both products are exactly 2.5 and 7.5. Rust's `{:.N}` formatting rounds the exact binary
+/// value with ties to even, and parsing reads the decimal back as its nearest double, which is
+/// what Python does. Used for descriptor logits at 4 digits (§7.1) and scores at 2 (§9.5).
+pub fn python_round(x: f64, digits: usize) -> f64 {
     if !x.is_finite() {
         return x;
     }
-    format!("{x:.4}").parse().unwrap_or(x)
+    format!("{x:.digits$}").parse().unwrap_or(x)
+}
+
+/// `f64::round` of the scaled value: ties away from zero, after the (rounded) multiplication.
+///
+/// Neither Python's nor numpy's rule; only for figures that no reference output is compared
+/// with (run timings), where the rule does not matter but the outputs should not change.
+pub fn round_half_away(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
 }
 
 /// The reference's string form of a descriptor logit (`mlm`, `v`): Python `str(round(x, 4))`,
 /// e.g. `"7.07"`, `"19.1558"`, `"12.0"`.
 pub fn format_logit(x: f64) -> String {
-    python_float_repr(python_round4(x))
+    python_float_repr(python_round(x, 4))
 }
 
 /// Python `repr(float)` for values that need no exponent (|x| in [1e-4, 1e16) or 0): shortest
@@ -199,27 +254,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round4_is_numpy_style() {
+    fn numpy_round_is_numpy_style() {
         // Ties after the (rounded) multiplication go to even; Python's round() differs.
-        assert_eq!(round4(0.00005), 0.0);
-        assert_eq!((round4(0.00025), python_round4(0.00025)), (0.0002, 0.0003));
-        assert_eq!((round4(0.00035), python_round4(0.00035)), (0.0004, 0.0003));
-        assert_eq!((round4(0.12345), python_round4(0.12345)), (0.1234, 0.1235));
-        assert_eq!(round4(2.0 / 3.0), 0.6667);
+        assert_eq!(numpy_round(0.00005, 4), 0.0);
+        assert_eq!(
+            (numpy_round(0.00025, 4), python_round(0.00025, 4)),
+            (0.0002, 0.0003)
+        );
+        assert_eq!(
+            (numpy_round(0.00035, 4), python_round(0.00035, 4)),
+            (0.0004, 0.0003)
+        );
+        assert_eq!(
+            (numpy_round(0.12345, 4), python_round(0.12345, 4)),
+            (0.1234, 0.1235)
+        );
+        assert_eq!(numpy_round(2.0 / 3.0, 4), 0.6667);
         // Idempotent, so rounding already-rounded values changes nothing.
         for x in [0.1, 0.4455, 0.7751, 0.0001, 1.0] {
-            assert_eq!(round4(round4(x)), round4(x));
+            assert_eq!(numpy_round(numpy_round(x, 4), 4), numpy_round(x, 4));
         }
     }
 
     #[test]
     fn python_round_is_exact_binary_rounding() {
-        assert_eq!(python_round4(1.03125), 1.0312);
-        assert_eq!(python_round4(1.00005), 1.0001); // 1.00005 is slightly above the tie
+        assert_eq!(python_round(1.03125, 4), 1.0312);
+        assert_eq!(python_round(1.00005, 4), 1.0001); // 1.00005 is slightly above the tie
         assert_eq!(format_logit(7.07), "7.07");
         assert_eq!(format_logit(12.0), "12.0");
         assert_eq!(format_logit(19.155_81), "19.1558");
         assert_eq!(format_logit(-2.23374), "-2.2337");
+    }
+
+    /// Halves that tell the three rules apart, at each digit count the crate uses.
+    #[test]
+    fn tricky_halves_per_rule() {
+        // Python, 2 digits (scores, §9.5): exact binary value, ties to even.
+        assert_eq!(python_round(5.0 / 8.0, 2), 0.62); // exact tie -> even
+        assert_eq!(python_round(-0.625, 2), -0.62);
+        assert_eq!(python_round(1.0 / 40.0, 2), 0.03); // above .025, though 100x is exactly 2.5
+        assert_eq!(python_round(3.0 / 40.0, 2), 0.07); // below .075, though 100x is exactly 7.5
+        assert_eq!(python_round(2.675, 2), 2.67); // 2.675 is below the tie in binary
+        assert_eq!(python_round(100.0, 2), 100.0);
+        // Python, 4 digits (compat descriptor logits, §7.1).
+        assert_eq!(python_round(1.03125, 4), 1.0312); // exact tie -> even
+        assert_eq!(python_round(1.03135, 4), 1.0313); // 1.03135 is below the tie in binary
+        assert_eq!(python_round(-2.23375, 4), -2.2338); // |x| is above the tie in binary
+        // numpy, 4 digits (every reported value): the product's tie goes to even.
+        assert_eq!(numpy_round(0.00025, 4), 0.0002);
+        assert_eq!(numpy_round(0.00035, 4), 0.0004);
+        assert_eq!(numpy_round(-0.00025, 4), -0.0002);
+        assert_eq!(numpy_round(1.0 / 40.0, 4), 0.025);
+        // half away from zero, 2 digits (timings): the product's tie goes away from zero.
+        assert_eq!(round_half_away(5.0 / 8.0, 2), 0.63);
+        assert_eq!(round_half_away(-0.625, 2), -0.63);
+        assert_eq!(round_half_away(3.0 / 40.0, 2), 0.08);
+        assert_eq!(round_half_away(2.675, 2), 2.68);
     }
 
     #[test]

@@ -230,7 +230,7 @@ fn is_noise(token: &str, numerics: Numerics) -> bool {
     if token.chars().count() <= 1 || token.starts_with('.') || token.starts_with('[') {
         return true;
     }
-    if numerics.is_compat() { PUNCT_STRING.contains(token) } else { token.chars().all(|c| c.is_ascii_punctuation()) }
+    if numerics.punctuation_by_substring() { PUNCT_STRING.contains(token) } else { token.chars().all(|c| c.is_ascii_punctuation()) }
 }
 
 /// Harvests one read position (§3.5): walk the vocabulary best logit first, skip stoplist words
@@ -253,7 +253,7 @@ pub fn harvest(ctx: &HarvestContext<'_>, logits: &Logits, prompt: &PromptKind, a
             continue;
         }
         if token.starts_with('#') {
-            if ctx.numerics.is_compat() {
+            if ctx.numerics.subwords_use_budget() {
                 used += 1;
             }
             continue;

@@ -25,6 +25,7 @@ pub mod error;
 pub mod eval;
 pub mod hub;
 pub mod mlm;
+pub mod nn;
 pub mod output;
 pub mod progress;
 pub mod replay;

@@ -157,7 +157,7 @@ pub fn entities(result: &TagResult, member_names: &[&str]) -> Vec<Entity> {
                 group: tag.group.as_str().to_string(),
                 subtype: tag.subtype.as_str().to_string(),
                 tag: fin.to_string(),
-                score: compat::round4(score),
+                score: compat::numpy_round(score, 4),
                 member: member_names.get(fin.member).unwrap_or(&"").to_string(),
                 label: None,
                 terms: t..end,
@@ -210,7 +210,7 @@ pub fn record_json(id: &Value, result: &TagResult, member_names: &[&str], explai
 fn explanation(p: &SpanPrediction) -> Value {
     let descs = |d: &[crate::aggregate::Descriptor]| -> Vec<Value> {
         d.iter()
-            .map(|x| json!({"token": x.token, "labels": x.signature.labels_field(), "counts": x.signature.counts_field(), "logit": compat::round4(x.logit)}))
+            .map(|x| json!({"token": x.token, "labels": x.signature.labels_field(), "counts": x.signature.counts_field(), "logit": compat::numpy_round(x.logit, 4)}))
             .collect()
     };
     json!({
@@ -235,7 +235,7 @@ pub fn conll(result: &TagResult, numerics: Numerics) -> String {
     let mut out = String::new();
     for s in &result.sentences {
         for (t, f) in s.terms.iter().zip(&s.decision.tags) {
-            if numerics.is_compat() {
+            if numerics.conll_prints_model_terms() {
                 out.push_str(&format!("{} {}\n", f.term, f));
             } else if !t.synthetic {
                 out.push_str(&format!("{} {}\n", t.text, f));

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{
     self, Descriptor, EntityTag, PackedScore, PooledGroup, Prefix, SpanPrediction, TermTag,
 };
-use crate::compat::{Numerics, round4};
+use crate::compat::{Numerics, numpy_round};
 use crate::ensemble::{self, EnsembleConfig, MemberOutput, Mode};
 use crate::entity_map::{Group, Label, Signature, Taxonomy};
 
@@ -644,7 +644,7 @@ impl<'a> Replayer<'a> {
                     // The prefixed tag overwrote `e` (shared dict); only its first half is ours.
                     (true, true) => half(&t.to_string()) == half(e),
                     // Fixed mode writes the stripped form; compare it with the logged one, unprefixed.
-                    (true, false) => half(&t.stripped()) == strip_prefix(&half(e)),
+                    (true, false) => half(&t.stripped()) == aggregate::strip_bio(&half(e), "_"),
                     (false, _) => t.stripped() == e,
                 },
             )
@@ -673,13 +673,6 @@ impl<'a> Replayer<'a> {
     }
 }
 
-fn strip_prefix(tag: &str) -> String {
-    tag.strip_prefix("B_")
-        .or_else(|| tag.strip_prefix("I_"))
-        .unwrap_or(tag)
-        .to_owned()
-}
-
 fn parse_key(key: &str, n_terms: usize) -> Result<usize> {
     match key.parse::<usize>() {
         Ok(k) if (1..=n_terms).contains(&k) => Ok(k),
@@ -693,19 +686,19 @@ fn pooled_matches(ours: &[PooledGroup], logged: &[LoggedPooled]) -> bool {
     ours.len() == logged.len()
         && ours.iter().zip(logged).all(|(o, l)| {
             o.group == *l.e.as_str()
-                && round4(o.confidence) == l.confidence
+                && numpy_round(o.confidence, 4) == l.confidence
                 && o.stypes.len() == l.stypes.0.len()
                 && o.stypes
                     .iter()
                     .zip(&l.stypes.0)
-                    .all(|((ol, ox), (ll, lx))| ol == ll.as_str() && round4(*ox) == *lx)
+                    .all(|((ol, ox), (ll, lx))| ol == ll.as_str() && numpy_round(*ox, 4) == *lx)
         })
 }
 
 /// Same groups and subtypes (matched by name), same top group, values within 2e-4.
 fn pooled_close(ours: &[PooledGroup], logged: &[LoggedPooled]) -> bool {
     const TOL: f64 = 2e-4;
-    let near = |a: f64, b: f64| (round4(a) - b).abs() <= TOL;
+    let near = |a: f64, b: f64| (numpy_round(a, 4) - b).abs() <= TOL;
     ours.len() == logged.len()
         && ours
             .first()
@@ -733,7 +726,7 @@ fn packed_matches(ours: &[PackedScore], logged: &[LoggedPacked]) -> bool {
         && ours
             .iter()
             .zip(logged)
-            .all(|(o, l)| o.tag.to_string() == l.e && round4(o.confidence) == l.confidence)
+            .all(|(o, l)| o.tag.to_string() == l.e && numpy_round(o.confidence, 4) == l.confidence)
 }
 
 fn show_pooled(v: &[PooledGroup]) -> String {
@@ -743,9 +736,14 @@ fn show_pooled(v: &[PooledGroup]) -> String {
             let st: Vec<String> = g
                 .stypes
                 .iter()
-                .map(|(l, x)| format!("{l} {}", round4(*x)))
+                .map(|(l, x)| format!("{l} {}", numpy_round(*x, 4)))
                 .collect();
-            format!("{} {} {{{}}}", g.group, round4(g.confidence), st.join(", "))
+            format!(
+                "{} {} {{{}}}",
+                g.group,
+                numpy_round(g.confidence, 4),
+                st.join(", ")
+            )
         })
         .collect();
     items.join("; ")
@@ -765,7 +763,7 @@ fn show_logged_pooled(v: &[LoggedPooled]) -> String {
 fn show_packed(v: &[PackedScore]) -> String {
     let items: Vec<String> = v
         .iter()
-        .map(|p| format!("{} {}", p.tag, round4(p.confidence)))
+        .map(|p| format!("{} {}", p.tag, numpy_round(p.confidence, 4)))
         .collect();
     items.join("; ")
 }

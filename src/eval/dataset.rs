@@ -26,10 +26,11 @@
 //! The output is scored from the engine's two-column text exactly as `maskner tag --format
 //! conll` prints it (with `--compat`, the appended period too, which the resync drops).
 
-use super::reference::{self, Config, Options, prefix_strip};
+use super::reference::{self, Config, Options};
 use super::standard::{self, StandardReport, TypeMapper};
 use super::{EvalError, LabelledReference, Role, SCORING_REFERENCE, Sentences, Token, read};
-use crate::compat::Numerics;
+use crate::aggregate::strip_bio;
+use crate::compat::{self, Numerics};
 use crate::output;
 use crate::engine::{Engine, PhraseMode, TagRequest};
 use crate::text;
@@ -276,7 +277,7 @@ fn check_labels(config: &Config, gold: &Sentences) -> Result<(), EvalError> {
     let mapper = TypeMapper::new(config);
     for (s, sentence) in gold.sentences.iter().enumerate() {
         for (t, (_, label)) in sentence.iter().enumerate() {
-            if label != &config.other_tag && !config.mapping.iter().any(|m| m.g_name == prefix_strip(label)) {
+            if label != &config.other_tag && !config.mapping.iter().any(|m| m.g_name == strip_bio(label, "_-")) {
                 let msg = mapper.gold(label).err().unwrap_or_else(|| format!("label {label:?} is not in the config"));
                 return Err(EvalError::at(gold.locate(s, Some(t)), msg));
             }
@@ -481,10 +482,6 @@ impl ModeReport {
     }
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 /// Scores an engine run against the gold sentences: the reference scorer in 1p and 2p, span
 /// and token scoring. `pred_name` names the prediction file in error messages (`None`:
 /// errors name the sentence and token).
@@ -521,8 +518,8 @@ pub fn score(
             sentences: n,
             failed_sentences: run.failures.len(),
             phrases: run.phrases,
-            seconds: round2(run.seconds),
-            sentences_per_second: if run.seconds > 0.0 { round2(n as f64 / run.seconds) } else { 0.0 },
+            seconds: compat::round_half_away(run.seconds, 2),
+            sentences_per_second: if run.seconds > 0.0 { compat::round_half_away(n as f64 / run.seconds, 2) } else { 0.0 },
         },
         reference_1p: labelled(true),
         reference_2p: labelled(false),
@@ -594,7 +591,7 @@ pub struct Timing {
 
 impl Timing {
     pub fn new(load: f64, total: f64) -> Self {
-        Timing { engine_load_seconds: round2(load), total_seconds: round2(total) }
+        Timing { engine_load_seconds: compat::round_half_away(load, 2), total_seconds: compat::round_half_away(total, 2) }
     }
 }
 

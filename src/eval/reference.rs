@@ -12,6 +12,8 @@
 //! crashes (an unknown label, a class missing from the config) are errors naming the place.
 
 use super::{EvalError, Location, Sentences, Token};
+use crate::aggregate::strip_bio;
+use crate::compat::python_round;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -130,37 +132,6 @@ impl Serialize for Num {
             Num::Float(f) => s.serialize_f64(f),
         }
     }
-}
-
-/// Python's `round(x, 2)`: the two-place decimal nearest to the *binary* value of `x`, exact
-/// ties to even, read back as the nearest double (§9.5 rule 5).
-///
-/// Why not `(x * 100.0).round() / 100.0`: `round` breaks ties away from zero (5/8 = 0.625
-/// gives 0.63, Python 0.62), and the product is itself rounded, which can create or remove a
-/// tie: 1/40 is slightly above 0.025 (Python: 0.03) and 3/40 slightly below 0.075 (Python:
-/// 0.07), yet both products are exactly 2.5 and 7.5, so even `round_ties_even` gets them
-/// wrong. Hence the exact test: |x| = m * 2^-k, and 100m / 2^k is split into quotient and
-/// remainder in integers. `n as f64 / 100.0` is then the double nearest to n/100, which is
-/// what Python reads back from its correctly rounded decimal string.
-pub fn py_round2(x: f64) -> f64 {
-    if !x.is_finite() || x == x.trunc() {
-        return x; // integers (and anything >= 2^52) are unchanged
-    }
-    let bits = x.abs().to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i64;
-    let frac = bits & ((1u64 << 52) - 1);
-    // |x| = m * 2^-k with k > 0 since x is not an integer.
-    let (m, k) = if biased == 0 { (frac, 1074) } else { (frac | (1u64 << 52), 1075 - biased) };
-    let n = if k >= 128 {
-        0 // |x| < 2^53 * 2^-128: far below 0.005
-    } else {
-        let scaled = u128::from(m) * 100; // < 2^60
-        let q = scaled >> k;
-        let r = scaled - (q << k);
-        let half = 1u128 << (k - 1);
-        if r > half || (r == half && q % 2 == 1) { q + 1 } else { q }
-    };
-    (n as f64 / 100.0).copysign(x)
 }
 
 /// Per-class scores, in the reference's key order.
@@ -322,14 +293,9 @@ pub fn prediction_parts(tag: &str) -> Vec<(&str, &str)> {
             let inner = part.trim_end_matches(']');
             let group = inner.rfind('[').map_or(inner, |i| &inner[i + 1..]);
             let subtype = inner.find('[').map_or(inner, |i| &inner[..i]);
-            (prefix_strip(group), prefix_strip(subtype))
+            (strip_bio(group, "_-"), strip_bio(subtype, "_-"))
         })
         .collect()
-}
-
-/// Removes one `B_`, `I_`, `B-` or `I-` prefix (bare `B`/`I` are left as they are).
-pub fn prefix_strip(label: &str) -> &str {
-    ["B_", "I_", "B-", "I-"].iter().find_map(|p| label.strip_prefix(p)).unwrap_or(label)
 }
 
 /// How one gold sentence lines up with its prediction block (the reference's resync).
@@ -559,7 +525,7 @@ impl<'c> Scorer<'c> {
         let mut failed = false;
         for (i, (_, raw)) in gold.iter().enumerate() {
             self.tested += 1;
-            let key = prefix_strip(raw);
+            let key = strip_bio(raw, "_-");
             let (entry, row) = self.gname(key, raw, || at.gold(i))?;
             self.entity_counts[row] += 1;
             if raw == other_tag {
@@ -676,7 +642,7 @@ impl<'c> Scorer<'c> {
         // The reference skips these names when iterating its results dict.
         let scored: Vec<usize> = (0..n).filter(|&c| !matches!(self.classes[c], "entity_counts" | "stats")).collect();
         let ratio =
-            |num: u64, den: u64| if den == 0 { Num::Int(0) } else { Num::Float(py_round2(num as f64 / den as f64)) };
+            |num: u64, den: u64| if den == 0 { Num::Int(0) } else { Num::Float(python_round(num as f64 / den as f64, 2)) };
         let mut f1_scores = Vec::with_capacity(scored.len());
         let (mut f1_sum, mut f1_count) = (0.0f64, 0u32);
         for &c in &scored {
@@ -699,7 +665,7 @@ impl<'c> Scorer<'c> {
             let (p, r) = (precision.as_f64(), recall.as_f64());
             let f1_score = if p + r != 0.0 {
                 // F1 of the already rounded P and R (§9.2 step 4), summed in class order.
-                let f1 = py_round2((2.0 * (p * r)) / (p + r));
+                let f1 = python_round((2.0 * (p * r)) / (p + r), 2);
                 if !matches!(self.classes[c], "OTHER" | "O") {
                     f1_sum += f1;
                     f1_count += 1;
@@ -720,9 +686,9 @@ impl<'c> Scorer<'c> {
             f1_scores.push((self.classes[c].to_string(), score));
         }
         let average_f1_score =
-            if f1_count == 0 { Num::Int(0) } else { Num::Float(py_round2(f1_sum / f64::from(f1_count))) };
+            if f1_count == 0 { Num::Int(0) } else { Num::Float(python_round(f1_sum / f64::from(f1_count), 2)) };
         let percent = |num: u64, den: u64| {
-            if den == 0 { Num::Int(0) } else { Num::Float(py_round2((num as f64 / den as f64) * 100.0)) }
+            if den == 0 { Num::Int(0) } else { Num::Float(python_round((num as f64 / den as f64) * 100.0, 2)) }
         };
         let stats = Stats {
             tested_entity_count: self.tested,
@@ -799,16 +765,16 @@ mod tests {
 
     #[test]
     fn rounding_is_python_round_on_the_binary_value() {
-        assert_eq!(py_round2(5.0 / 8.0), 0.62); // exact tie -> even (half-up: 0.63)
-        assert_eq!(py_round2(1.0 / 8.0), 0.12);
-        assert_eq!(py_round2(7.0 / 8.0), 0.88);
-        assert_eq!(py_round2(1.0 / 40.0), 0.03); // just above .025, though 100x is exactly 2.5
-        assert_eq!(py_round2(3.0 / 40.0), 0.07); // just below .075, though 100x is exactly 7.5
-        assert_eq!(py_round2(2.675), 2.67);
-        assert_eq!(py_round2(1.005), 1.0);
-        assert_eq!(py_round2(1.0 / 32.0 * 100.0), 3.12);
-        assert_eq!(py_round2(100.0), 100.0);
-        assert_eq!(py_round2(-0.625), -0.62);
+        assert_eq!(python_round(5.0 / 8.0, 2), 0.62); // exact tie -> even (half-up: 0.63)
+        assert_eq!(python_round(1.0 / 8.0, 2), 0.12);
+        assert_eq!(python_round(7.0 / 8.0, 2), 0.88);
+        assert_eq!(python_round(1.0 / 40.0, 2), 0.03); // just above .025, though 100x is exactly 2.5
+        assert_eq!(python_round(3.0 / 40.0, 2), 0.07); // just below .075, though 100x is exactly 7.5
+        assert_eq!(python_round(2.675, 2), 2.67);
+        assert_eq!(python_round(1.005, 2), 1.0);
+        assert_eq!(python_round(1.0 / 32.0 * 100.0, 2), 3.12);
+        assert_eq!(python_round(100.0, 2), 100.0);
+        assert_eq!(python_round(-0.625, 2), -0.62);
     }
 
     #[test]

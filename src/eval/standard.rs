@@ -13,9 +13,10 @@
 //!   dropped: an empty or out-of-sync prediction scores as all `O` and a truncated gold tail
 //!   as `O`, so failures cost recall. CoNLL `-DOCSTART-` sentences are skipped.
 
-use super::reference::{self, Config, Pairing, prediction_parts, prefix_strip};
+use super::reference::{self, Config, Pairing, prediction_parts};
 use super::span::{self, Scores};
 use super::{EvalError, Sentences};
+use crate::aggregate::strip_bio;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -103,7 +104,7 @@ impl<'c> TypeMapper<'c> {
         if raw == self.config.other_tag {
             return Ok("O".into());
         }
-        let key = prefix_strip(raw);
+        let key = strip_bio(raw, "_-");
         let class = self
             .by_gname
             .get(key)

@@ -16,59 +16,13 @@
 //! product whose height varies with the batch is given at least [`MIN_ROWS`] rows (padding
 //! with a throw-away sequence or repeated rows), which keeps it on the blocked kernel.
 
-use super::config::{Activation, BertConfig};
+use super::config::BertConfig;
 use super::weights::Weights;
+use crate::nn::{LayerNorm, Linear, activate};
 use candle_core::{Device, Tensor};
 
 /// Minimum height of the packed matrices; see the module documentation.
 pub const MIN_ROWS: usize = 16;
-
-struct Linear {
-    /// `[out, in]`, as stored by PyTorch.
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Linear {
-    fn load(w: &Weights, prefix: &str, inp: usize, out: usize) -> anyhow::Result<Self> {
-        Ok(Self {
-            weight: w.get(&format!("{prefix}.weight"), &[out, inp])?,
-            bias: w.get(&format!("{prefix}.bias"), &[out])?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
-    }
-}
-
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f32,
-}
-
-impl LayerNorm {
-    fn load(w: &Weights, prefix: &str, size: usize, eps: f64) -> anyhow::Result<Self> {
-        Ok(Self {
-            weight: w.get(&format!("{prefix}.weight"), &[size])?,
-            bias: w.get(&format!("{prefix}.bias"), &[size])?,
-            eps: eps as f32,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
-    }
-}
-
-fn activate(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
-    match act {
-        Activation::Gelu => x.gelu_erf(),
-        Activation::GeluNew => x.gelu(),
-        Activation::Relu => x.relu(),
-    }
-}
 
 struct Layer {
     /// Query, key and value projections fused into one `[3*hidden, hidden]` matrix.
@@ -86,10 +40,7 @@ impl Layer {
         let q = Linear::load(w, &format!("{prefix}.attention.self.query"), h, h)?;
         let k = Linear::load(w, &format!("{prefix}.attention.self.key"), h, h)?;
         let v = Linear::load(w, &format!("{prefix}.attention.self.value"), h, h)?;
-        let qkv = Linear {
-            weight: Tensor::cat(&[&q.weight, &k.weight, &v.weight], 0)?,
-            bias: Tensor::cat(&[&q.bias, &k.bias, &v.bias], 0)?,
-        };
+        let qkv = Linear::stack(&[&q, &k, &v])?;
         Ok(Self {
             qkv,
             attn_out: Linear::load(w, &format!("{prefix}.attention.output.dense"), h, h)?,

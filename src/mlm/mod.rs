@@ -15,8 +15,10 @@ pub use config::BertConfig;
 pub use rank::{Logits, Prediction};
 pub use tokenizer::{Encoded, WordPieceTokenizer};
 
-/// Default number of word pieces run through the encoder at once. Large enough that the
-/// matrix multiplications reach full speed, small enough to keep activations in a few MB.
+/// Default number of word pieces run through the encoder at once, by the masked LMs here and
+/// the token classifiers ([`crate::token_classify`] packs its windows up to this many). Large
+/// enough that the matrix multiplications reach full speed, small enough to keep activations in
+/// a few MB.
 pub const DEFAULT_TOKEN_BUDGET: usize = 4096;
 
 /// One sequence to run: token ids including `[CLS]`/`[SEP]`, and the positions whose

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use super::nn::Linear;
+use crate::nn::Linear;
 use crate::mlm::bert::Bert;
 use crate::mlm::config::BertConfig;
 use crate::mlm::weights::Weights;

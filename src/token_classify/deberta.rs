@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail};
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
 
-use super::nn::{Linear, LayerNorm, activate};
+use crate::nn::{Linear, LayerNorm, activate};
 use crate::mlm::config::Activation;
 use crate::mlm::weights::Weights;
 

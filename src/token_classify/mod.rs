@@ -32,8 +32,7 @@
 pub mod bert;
 pub mod deberta;
 pub mod labels;
-mod nn;
-pub mod pipeline;
+pub mod entities;
 pub mod spm;
 
 use std::path::{Path, PathBuf};
@@ -44,14 +43,13 @@ use serde::Serialize;
 use tokenizers::{Decoder, ModelWrapper, Tokenizer};
 
 use crate::entity_map::Taxonomy;
+use crate::mlm::DEFAULT_TOKEN_BUDGET;
 use crate::mlm::config::BertConfig;
 use crate::mlm::tokenizer::WordPieceTokenizer;
 
 pub use labels::{GroupDistribution, GroupProb, LabelMap, TagProb, Target, entity_group_of};
-pub use pipeline::{Aggregation, EntitySpan, argmax, softmax};
+pub use entities::{Aggregation, EntitySpan, argmax, softmax};
 
-/// Word pieces run through the encoder at once (windows are packed up to this many).
-pub const DEFAULT_TOKEN_BUDGET: usize = 4096;
 /// Default overlap of consecutive windows, capped at half a window.
 pub const DEFAULT_STRIDE: usize = 128;
 
@@ -470,17 +468,17 @@ impl TokenClassifier {
         let logits = self.logits(&windows)?;
         let chars: Vec<char> = text.chars().collect();
         let decode = |t: Vec<String>| self.decode(t);
-        let ctx = pipeline::Context {
+        let ctx = entities::Context {
             text: &chars,
             id2label: &self.id2label,
             unk_id: self.unk,
             word_aware: self.word_aware,
             decode: &decode,
         };
-        let views: Vec<pipeline::WindowView> = windows
+        let views: Vec<entities::WindowView> = windows
             .iter()
             .zip(&logits)
-            .map(|(w, l)| pipeline::WindowView {
+            .map(|(w, l)| entities::WindowView {
                 ids: &w.ids,
                 tokens: &w.tokens,
                 offsets: &w.offsets,
@@ -488,7 +486,7 @@ impl TokenClassifier {
                 logits: l,
             })
             .collect();
-        Ok(pipeline::postprocess(&ctx, &views, strategy))
+        Ok(entities::postprocess(&ctx, &views, strategy))
     }
 
     /// Every (non-special) token of a text with its label probabilities; for tokens in several

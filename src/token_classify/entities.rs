@@ -1,8 +1,8 @@
-//! The post-processing of the Hugging Face token-classification pipeline
-//! (`transformers.pipelines.token_classification`, 5.x), ported step by step: softmax, gather
-//! pre-entities (sub-word detection), word aggregation (`first` / `average` / `max`), grouping
-//! of adjacent B-/I- tags (`simple` and after word aggregation), filtering of `O`, and, for
-//! texts split into several windows, the merge of overlapping entities.
+//! Token predictions to entities: the Hugging Face token-classification pipeline's
+//! post-processing (`transformers.pipelines.token_classification`, 5.x), ported step by step:
+//! softmax, gather pre-entities (sub-word detection), word aggregation (`first` / `average` /
+//! `max`), grouping of adjacent B-/I- tags (`simple` and after word aggregation), filtering
+//! of `O`, and, for texts split into several windows, the merge of overlapping entities.
 //!
 //! Quirks are kept on purpose, so outputs match the pipeline's: the entity group is the label
 //! after its first `-`; the `word` of a group is the tokenizer's decoder applied to the pieces
@@ -12,6 +12,8 @@
 //! the token); an `[UNK]` token's word is the original text.
 
 use serde::{Deserialize, Serialize};
+
+use crate::aggregate::Prefix;
 
 /// How token predictions are combined into entities; the pipeline's `aggregation_strategy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -248,12 +250,10 @@ fn aggregate_words(ctx: &Context, pre: Vec<PreEntity>, strategy: Aggregation) ->
 
 /// `(B|I, tag)` of a label; labels without a B-/I- prefix count as I- continuations.
 fn get_tag(label: &str) -> (char, &str) {
-    if let Some(t) = label.strip_prefix("B-") {
-        ('B', t)
-    } else if let Some(t) = label.strip_prefix("I-") {
-        ('I', t)
-    } else {
-        ('I', label)
+    match Prefix::split(label, "-") {
+        Some((Prefix::B, t)) => ('B', t),
+        Some((Prefix::I, t)) => ('I', t),
+        None => ('I', label),
     }
 }
 
