@@ -51,10 +51,8 @@ fn main() -> anyhow::Result<()> {
     lm.predict(&inputs[..inputs.len().min(8)])?;
     let t = Instant::now();
     let logits = lm.predict(&inputs)?;
-    let tops: Vec<Vec<Vec<u32>>> = logits
-        .iter()
-        .map(|per| per.iter().map(|l| l.top_k(top_k).iter().map(|p| p.id).collect()).collect())
-        .collect();
+    let tops: Vec<Vec<Vec<u32>>> =
+        logits.iter().map(|per| per.iter().map(|l| l.top_k(top_k).iter().map(|p| p.id).collect()).collect()).collect();
     let secs = t.elapsed().as_secs_f64();
     let cfg = lm.config();
     let (h, i, v, layers) = (cfg.hidden_size as f64, cfg.intermediate_size as f64, cfg.vocab_size as f64, cfg.num_hidden_layers as f64);

@@ -33,17 +33,13 @@ struct Args {
 }
 
 fn parse_list<T: ValueEnum>(s: &str) -> anyhow::Result<Vec<T>> {
-    s.split(',')
-        .map(|x| T::from_str(x.trim(), true).map_err(|e| anyhow::anyhow!("{x}: {e}")))
-        .collect()
+    s.split(',').map(|x| T::from_str(x.trim(), true).map_err(|e| anyhow::anyhow!("{x}: {e}"))).collect()
 }
 
 fn args() -> anyhow::Result<Args> {
     let mut a = Args {
         model: std::env::var("MASKNER_MINILM_DIR").ok(),
-        benchmarks: std::env::var_os("MASKNER_BENCHMARKS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "../shared/benchmarks".into()),
+        benchmarks: std::env::var_os("MASKNER_BENCHMARKS").map(PathBuf::from).unwrap_or_else(|| "../shared/benchmarks".into()),
         seeds: None,
         rules: vec![Rule::Knn, Rule::V2, Rule::V1],
         spaces: vec![Space::Input, Space::Contextual, Space::Mixed],
@@ -85,12 +81,7 @@ struct Row {
 fn f1s(r: &MapReplayReport) -> String {
     let s: Vec<String> = r.scores.iter().map(|s| format!("{:.2}", s.f1_1p)).collect();
     let all_2p = r.scores.first().map_or(0.0, |s| s.f1_2p);
-    format!(
-        "{} | {all_2p:.2} | {}/{}",
-        s.join(" / "),
-        r.span_top_group_agreement.agree,
-        r.spans
-    )
+    format!("{} | {all_2p:.2} | {}/{}", s.join(" / "), r.span_top_group_agreement.agree, r.spans)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -102,10 +93,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     };
     if !log.is_file() {
-        eprintln!(
-            "map_replay: {} not found (give --benchmarks DIR or set MASKNER_BENCHMARKS); skipped",
-            log.display()
-        );
+        eprintln!("map_replay: {} not found (give --benchmarks DIR or set MASKNER_BENCHMARKS); skipped", log.display());
         return Ok(());
     }
     let tax = Taxonomy::jan2022();
@@ -117,12 +105,8 @@ fn main() -> anyhow::Result<()> {
         None => SeedSet::builtin(&tax)?,
     };
     let replay = |signatures: Signatures<'_>| -> anyhow::Result<MapReplayReport> {
-        let options = MapReplayOptions {
-            numerics: Numerics::Fixed,
-            taxonomy: tax.clone(),
-            signatures,
-            gold: Some((gold.as_path(), &config)),
-        };
+        let options =
+            MapReplayOptions { numerics: Numerics::Fixed, taxonomy: tax.clone(), signatures, gold: Some((gold.as_path(), &config)) };
         Ok(replay_with_map(&log, &options)?.report)
     };
     let logged = replay(Signatures::Logged)?;
@@ -130,85 +114,31 @@ fn main() -> anyhow::Result<()> {
     for &sp in &a.spaces {
         let t = std::time::Instant::now();
         let emb = space::embeddings(&lm, sp, &|_, _| {})?;
-        eprintln!(
-            "map_replay: {} space in {:.1}s",
-            sp.name(),
-            t.elapsed().as_secs_f64()
-        );
+        eprintln!("map_replay: {} space in {:.1}s", sp.name(), t.elapsed().as_secs_f64());
         for &rule in &a.rules {
-            let opts = BuildOptions {
-                rule,
-                space: sp,
-                ..a.opts.clone()
-            };
+            let opts = BuildOptions { rule, space: sp, ..a.opts.clone() };
             let (map, stats) = cache::build_with_embeddings(&lm, &emb, &seeds, &opts, &tax, &maskner::progress::Quiet)?;
-            eprintln!(
-                "map_replay: {} {} built in {:.1}s",
-                sp.name(),
-                rule.name(),
-                stats.seconds
-            );
-            let plain = replay(Signatures::Map {
-                map: &map,
-                seed_fallback: None,
-            })?;
-            let fallback = replay(Signatures::Map {
-                map: &map,
-                seed_fallback: Some(&seeds),
-            })?;
-            let held_out = if a.held_out {
-                Some(quality::held_out(
-                    lm.tokenizer().vocab(),
-                    &emb,
-                    &seeds,
-                    &tax,
-                    &opts,
-                    5,
-                    0.2,
-                )?)
-            } else {
-                None
-            };
-            rows.push(Row {
-                space: sp.name().into(),
-                rule: rule.name().into(),
-                plain,
-                seed_fallback: Some(fallback),
-                held_out,
-            });
+            eprintln!("map_replay: {} {} built in {:.1}s", sp.name(), rule.name(), stats.seconds);
+            let plain = replay(Signatures::Map { map: &map, seed_fallback: None })?;
+            let fallback = replay(Signatures::Map { map: &map, seed_fallback: Some(&seeds) })?;
+            let held_out =
+                if a.held_out { Some(quality::held_out(lm.tokenizer().vocab(), &emb, &seeds, &tax, &opts, 5, 0.2)?) } else { None };
+            rows.push(Row { space: sp.name().into(), rule: rule.name().into(), plain, seed_fallback: Some(fallback), held_out });
         }
     }
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "logged": logged, "maps": rows }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "logged": logged, "maps": rows }))?);
         return Ok(());
     }
     println!(
         "| signatures | 1p F1 all / 1-53 / 54-106 | 2p F1 | span top group | token top group | with seed fallback: 1p F1 all / 1-53 / 54-106 | 2p | spans | held-out |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| logged (the reference's own) | {} | - | - | - | - | - |",
-        f1s(&logged)
-    );
+    println!("| logged (the reference's own) | {} | - | - | - | - | - |", f1s(&logged));
     for r in &rows {
         let fb = r.seed_fallback.as_ref().map(f1s).unwrap_or_default();
-        let ho = r
-            .held_out
-            .as_ref()
-            .map(|q| format!("{:.3}", q.mean))
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "| {} {} | {} | {:.3} | {} | {} |",
-            r.space,
-            r.rule,
-            f1s(&r.plain),
-            r.plain.token_top_group_agreement.rate,
-            fb,
-            ho
-        );
+        let ho = r.held_out.as_ref().map(|q| format!("{:.3}", q.mean)).unwrap_or_else(|| "-".into());
+        println!("| {} {} | {} | {:.3} | {} | {} |", r.space, r.rule, f1s(&r.plain), r.plain.token_top_group_agreement.rate, fb, ho);
     }
     Ok(())
 }

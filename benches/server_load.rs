@@ -265,7 +265,10 @@ fn main() -> anyhow::Result<()> {
         batcheds.push(batched);
     }
     let (single, batched) = (median(singles), median(batcheds));
-    println!("{:<22} {:>9} {:>8} {:>9} {:>9} {:>7} {:>11} {:>13}", "run (median)", "requests", "req/s", "p50 ms", "p99 ms", "errors", "texts/call", "peak RSS MiB");
+    println!(
+        "{:<22} {:>9} {:>8} {:>9} {:>9} {:>7} {:>11} {:>13}",
+        "run (median)", "requests", "req/s", "p50 ms", "p99 ms", "errors", "texts/call", "peak RSS MiB"
+    );
     for (name, r) in [("one at a time", &single), ("cross-request batching", &batched)] {
         println!(
             "{:<22} {:>9} {:>8.1} {:>9.1} {:>9.1} {:>7} {:>11.2} {:>13.0}",

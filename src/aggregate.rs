@@ -40,11 +40,7 @@ pub struct Descriptor {
 
 impl Descriptor {
     pub fn new(token: impl Into<String>, signature: Signature, logit: f64) -> Self {
-        Self {
-            token: token.into(),
-            signature,
-            logit,
-        }
+        Self { token: token.into(), signature, logit }
     }
 
     /// The reference's JSON form `{d, e, mlm, l_score}` (all strings; `mlm` is the logit rounded
@@ -85,11 +81,7 @@ impl EntityTag {
 
     /// Display form `S[G]`, or `G` when bare.
     pub fn flipped(&self) -> String {
-        if self.is_bare() {
-            self.group.to_string()
-        } else {
-            format!("{}[{}]", self.subtype, self.group)
-        }
+        if self.is_bare() { self.group.to_string() } else { format!("{}[{}]", self.subtype, self.group) }
     }
 
     /// Parse the packed form `G` or `G[S]` (no taxonomy check).
@@ -98,8 +90,7 @@ impl EntityTag {
             None if !s.is_empty() && !s.contains(']') => Some(Self::bare(Group::new(s))),
             Some((g, rest)) => {
                 let sub = rest.strip_suffix(']')?;
-                (!g.is_empty() && !sub.is_empty() && !sub.contains(['[', ']']))
-                    .then(|| Self::new(Group::new(g), Label::new(sub)))
+                (!g.is_empty() && !sub.is_empty() && !sub.contains(['[', ']'])).then(|| Self::new(Group::new(g), Label::new(sub)))
             }
             None => None,
         }
@@ -109,11 +100,7 @@ impl EntityTag {
 impl fmt::Display for EntityTag {
     /// Packed form `G[S]`, or `G` when bare.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_bare() {
-            write!(f, "{}", self.group)
-        } else {
-            write!(f, "{}[{}]", self.group, self.subtype)
-        }
+        if self.is_bare() { write!(f, "{}", self.group) } else { write!(f, "{}[{}]", self.group, self.subtype) }
     }
 }
 
@@ -209,14 +196,7 @@ impl TermTag {
         let (prefix, rest) = Prefix::split(s, "_")?;
         // S[G] -> G[S]
         let tag = EntityTag::parse_packed(rest)?;
-        let tag = if tag.is_bare() {
-            tag
-        } else {
-            EntityTag::new(
-                Group::new(tag.subtype.as_str()),
-                Label::new(tag.group.as_str()),
-            )
-        };
+        let tag = if tag.is_bare() { tag } else { EntityTag::new(Group::new(tag.subtype.as_str()), Label::new(tag.group.as_str())) };
         Some(Self::Entity(prefix, tag))
     }
 }
@@ -242,10 +222,7 @@ impl Serialize for TermTag {
 ///
 /// Phrases must be non-empty, in bounds and non-overlapping (checked by the caller that built
 /// them; out-of-range parts are ignored here rather than panicking).
-pub fn term_tags<'a>(
-    n_terms: usize,
-    phrases: impl IntoIterator<Item = (Range<usize>, &'a EntityTag)>,
-) -> Vec<TermTag> {
+pub fn term_tags<'a>(n_terms: usize, phrases: impl IntoIterator<Item = (Range<usize>, &'a EntityTag)>) -> Vec<TermTag> {
     let mut tags = vec![TermTag::O; n_terms];
     for (range, top) in phrases {
         for (k, i) in range.enumerate() {
@@ -286,10 +263,7 @@ impl GroupAggregate {
                 _ => Some(x),
             })
             .map(|(l, _)| l.clone());
-        EntityTag::new(
-            self.group.clone(),
-            top.unwrap_or_else(|| self.group.as_label()),
-        )
+        EntityTag::new(self.group.clone(), top.unwrap_or_else(|| self.group.as_label()))
     }
 }
 
@@ -302,13 +276,7 @@ pub struct Aggregate {
 impl Aggregate {
     /// The reference's "orig" list: packed tags with confidences (§7.3).
     pub fn packed(&self) -> Vec<PackedScore> {
-        self.groups
-            .iter()
-            .map(|g| PackedScore {
-                tag: g.packed(),
-                confidence: g.confidence,
-            })
-            .collect()
+        self.groups.iter().map(|g| PackedScore { tag: g.packed(), confidence: g.confidence }).collect()
     }
 }
 
@@ -365,18 +333,9 @@ pub struct SpanPrediction {
 impl SpanPrediction {
     /// Aggregate both lists, pool them and pick the top tag. An empty CS list (the reference's
     /// `ignore_cs`) pools CI alone; an empty CI list aggregates to `OTHER` like any empty list.
-    pub fn new(
-        cs: Vec<Descriptor>,
-        ci: Vec<Descriptor>,
-        taxonomy: &Taxonomy,
-        numerics: Numerics,
-    ) -> Result<Self, TaxonomyError> {
+    pub fn new(cs: Vec<Descriptor>, ci: Vec<Descriptor>, taxonomy: &Taxonomy, numerics: Numerics) -> Result<Self, TaxonomyError> {
         let ci_agg = aggregate(&ci, taxonomy, numerics)?;
-        let cs_agg = if cs.is_empty() {
-            None
-        } else {
-            Some(aggregate(&cs, taxonomy, numerics)?)
-        };
+        let cs_agg = if cs.is_empty() { None } else { Some(aggregate(&cs, taxonomy, numerics)?) };
         let pooled = pool(&ci_agg, cs_agg.as_ref(), numerics);
         Ok(Self {
             top: top_tag(&pooled),
@@ -434,11 +393,7 @@ impl SpanPrediction {
 /// counts to their subtypes, and `softmax(counts) * weight` to their groups, where the weight is
 /// the logit ([`Numerics::descriptor_weight`]). Groups are ordered by score (stable) and
 /// normalised by the sum taken in that order. No scored label at all gives `OTHER: 1`.
-pub fn aggregate(
-    descriptors: &[Descriptor],
-    taxonomy: &Taxonomy,
-    numerics: Numerics,
-) -> Result<Aggregate, TaxonomyError> {
+pub fn aggregate(descriptors: &[Descriptor], taxonomy: &Taxonomy, numerics: Numerics) -> Result<Aggregate, TaxonomyError> {
     let mut groups: Vec<GroupAggregate> = Vec::new();
     for d in descriptors {
         let mut kept: Vec<(&Label, u32, &Group)> = Vec::with_capacity(d.signature.len());
@@ -460,11 +415,7 @@ pub fn aggregate(
             let g = match groups.iter().position(|g| &g.group == group) {
                 Some(i) => i,
                 None => {
-                    groups.push(GroupAggregate {
-                        group: group.clone(),
-                        confidence: 0.0,
-                        subtype_counts: Vec::new(),
-                    });
+                    groups.push(GroupAggregate { group: group.clone(), confidence: 0.0, subtype_counts: Vec::new() });
                     groups.len() - 1
                 }
             };
@@ -478,11 +429,7 @@ pub fn aggregate(
     }
     if groups.is_empty() {
         let other = taxonomy.group(OTHER)?.clone();
-        groups.push(GroupAggregate {
-            subtype_counts: vec![(other.as_label(), 1)],
-            group: other,
-            confidence: 1.0,
-        });
+        groups.push(GroupAggregate { subtype_counts: vec![(other.as_label(), 1)], group: other, confidence: 1.0 });
     }
     groups.sort_by(|a, b| desc(a.confidence, b.confidence));
     let scores: Vec<f64> = groups.iter().map(|g| g.confidence).collect();
@@ -506,9 +453,7 @@ pub fn pool(ci: &Aggregate, cs: Option<&Aggregate>, numerics: Numerics) -> Vec<P
     let values: Vec<f64> = m.iter().map(|x| x.1).collect();
     let conf = normalize(&values);
     let subs_of = |agg: Option<&Aggregate>, group: &Group| {
-        agg.and_then(|a| a.groups.iter().find(|g| &g.group == group))
-            .map(|g| g.subtype_counts.clone())
-            .unwrap_or_default()
+        agg.and_then(|a| a.groups.iter().find(|g| &g.group == group)).map(|g| g.subtype_counts.clone()).unwrap_or_default()
     };
     m.iter()
         .zip(conf)
@@ -527,11 +472,7 @@ pub fn pool(ci: &Aggregate, cs: Option<&Aggregate>, numerics: Numerics) -> Vec<P
             PooledGroup {
                 group: (*group).clone(),
                 confidence: numerics.stored_value(c),
-                stypes: st
-                    .into_iter()
-                    .zip(shares)
-                    .map(|((l, _), s)| (l, numerics.stored_value(s)))
-                    .collect(),
+                stypes: st.into_iter().zip(shares).map(|((l, _), s)| (l, numerics.stored_value(s))).collect(),
             }
         })
         .collect()
@@ -540,12 +481,7 @@ pub fn pool(ci: &Aggregate, cs: Option<&Aggregate>, numerics: Numerics) -> Vec<P
 /// §7.3: the first pooled group with its first subtype; `OTHER` for an empty list.
 pub fn top_tag(pooled: &[PooledGroup]) -> EntityTag {
     match pooled.first() {
-        Some(g) => EntityTag::new(
-            g.group.clone(),
-            g.stypes
-                .first()
-                .map_or_else(|| g.group.as_label(), |(l, _)| l.clone()),
-        ),
+        Some(g) => EntityTag::new(g.group.clone(), g.stypes.first().map_or_else(|| g.group.as_label(), |(l, _)| l.clone())),
         None => EntityTag::bare(Group::new(OTHER)),
     }
 }
@@ -594,10 +530,7 @@ mod tests {
     #[test]
     fn empty_and_untagged_lists_give_other() {
         let tax = Taxonomy::jan2022();
-        for descs in [
-            vec![],
-            vec![d("x", "UNTAGGED_ENTITY 1", 5.0), d("y", "OTHER 0", 3.0)],
-        ] {
+        for descs in [vec![], vec![d("x", "UNTAGGED_ENTITY 1", 5.0), d("y", "OTHER 0", 3.0)]] {
             let a = aggregate(&descs, &tax, Numerics::Compat).unwrap();
             assert_eq!(a.groups.len(), 1);
             assert_eq!(a.groups[0].group.as_str(), "OTHER");
@@ -608,11 +541,7 @@ mod tests {
 
     #[test]
     fn unknown_label_is_an_error() {
-        let err = aggregate(
-            &[d("x", "FOO 1", 5.0)],
-            &Taxonomy::jan2022(),
-            Numerics::Fixed,
-        );
+        let err = aggregate(&[d("x", "FOO 1", 5.0)], &Taxonomy::jan2022(), Numerics::Fixed);
         assert!(matches!(err, Err(TaxonomyError::UnknownLabel { .. })));
     }
 
@@ -620,26 +549,13 @@ mod tests {
     fn softmax_weighting_and_subtypes() {
         let tax = Taxonomy::jan2022();
         // DRUG and GENE share one descriptor: softmax([2, 2]) = .5/.5 of logit 10.
-        let descs = [
-            d("a", "DRUG/GENE 2/2", 10.0),
-            d("b", "PROTEIN/CHEMICAL_SUBSTANCE 1/1", 2.0),
-        ];
+        let descs = [d("a", "DRUG/GENE 2/2", 10.0), d("b", "PROTEIN/CHEMICAL_SUBSTANCE 1/1", 2.0)];
         let a = aggregate(&descs, &tax, Numerics::Compat).unwrap();
-        let got: Vec<_> = a
-            .groups
-            .iter()
-            .map(|g| (g.group.as_str(), g.confidence))
-            .collect();
+        let got: Vec<_> = a.groups.iter().map(|g| (g.group.as_str(), g.confidence)).collect();
         // scores: TOPP 5 + 1 = 6, GENE 5 + 1 = 6 (tie: first seen wins)
-        assert_eq!(
-            got,
-            [("THERAPEUTIC_OR_PREVENTIVE_PROCEDURE", 0.5), ("GENE", 0.5)]
-        );
+        assert_eq!(got, [("THERAPEUTIC_OR_PREVENTIVE_PROCEDURE", 0.5), ("GENE", 0.5)]);
         assert_eq!(a.groups[1].packed().to_string(), "GENE"); // GENE 2 > PROTEIN 1
-        assert_eq!(
-            a.groups[0].packed().to_string(),
-            "THERAPEUTIC_OR_PREVENTIVE_PROCEDURE[DRUG]"
-        );
+        assert_eq!(a.groups[0].packed().to_string(), "THERAPEUTIC_OR_PREVENTIVE_PROCEDURE[DRUG]");
     }
 
     #[test]
@@ -656,13 +572,7 @@ mod tests {
     #[test]
     fn pooling_without_cs_is_ci_alone() {
         let tax = Taxonomy::jan2022();
-        let p = SpanPrediction::new(
-            vec![],
-            vec![d("a", "DISEASE 3", 4.0)],
-            &tax,
-            Numerics::Compat,
-        )
-        .unwrap();
+        let p = SpanPrediction::new(vec![], vec![d("a", "DISEASE 3", 4.0)], &tax, Numerics::Compat).unwrap();
         assert!(p.orig_cs.is_empty());
         assert_eq!(p.top.to_string(), "DISEASE");
         assert_eq!(p.pooled[0].confidence, 1.0);
@@ -675,16 +585,9 @@ mod tests {
         let cs = vec![d("a", "GENE/PROTEIN 2/2", 5.0)];
         let ci = vec![d("b", "PROTEIN/ENZYME/GENE 2/2/1", 5.0)];
         let p = SpanPrediction::new(cs, ci, &tax, Numerics::Compat).unwrap();
-        let st: Vec<_> = p.pooled[0]
-            .stypes
-            .iter()
-            .map(|(l, x)| (l.as_str(), *x))
-            .collect();
+        let st: Vec<_> = p.pooled[0].stypes.iter().map(|(l, x)| (l.as_str(), *x)).collect();
         // counts GENE 3, PROTEIN 4, ENZYME 2: PROTEIN first, then GENE, ENZYME
-        assert_eq!(
-            st,
-            [("PROTEIN", 0.4444), ("GENE", 0.3333), ("ENZYME", 0.2222)]
-        );
+        assert_eq!(st, [("PROTEIN", 0.4444), ("GENE", 0.3333), ("ENZYME", 0.2222)]);
         assert_eq!(p.top.to_string(), "GENE[PROTEIN]");
     }
 
@@ -693,16 +596,10 @@ mod tests {
         let t = EntityTag::parse_packed("THERAPEUTIC_OR_PREVENTIVE_PROCEDURE[DRUG]").unwrap();
         assert_eq!(t.flipped(), "DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]");
         let tt = TermTag::Entity(Prefix::I, t.clone());
-        assert_eq!(
-            tt.to_string(),
-            "I_THERAPEUTIC_OR_PREVENTIVE_PROCEDURE[DRUG]"
-        );
+        assert_eq!(tt.to_string(), "I_THERAPEUTIC_OR_PREVENTIVE_PROCEDURE[DRUG]");
         assert_eq!(tt.flipped(), "I_DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]");
         assert_eq!(TermTag::parse_flipped(&tt.flipped()), Some(tt));
-        assert_eq!(
-            TermTag::parse_flipped("B_GENE").unwrap().to_string(),
-            "B_GENE"
-        );
+        assert_eq!(TermTag::parse_flipped("B_GENE").unwrap().to_string(), "B_GENE");
         assert_eq!(TermTag::parse_flipped("O"), Some(TermTag::O));
         assert_eq!(TermTag::parse_flipped("X_GENE"), None);
         assert_eq!(EntityTag::parse_packed("G[S"), None);

@@ -65,9 +65,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Reference-exact (`compat`) or fixed (default) numerics and decision rules.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Numerics {
     /// Keep the method, fix the quirks listed in the module documentation.
@@ -118,10 +116,7 @@ impl Numerics {
             Self::Compat if max < 700 => 0.0,
             _ => f64::from(max),
         };
-        let exps: Vec<f64> = counts
-            .iter()
-            .map(|&c| (f64::from(c) - shift).exp())
-            .collect();
+        let exps: Vec<f64> = counts.iter().map(|&c| (f64::from(c) - shift).exp()).collect();
         let total: f64 = exps.iter().sum();
         exps.into_iter().map(|e| e / total).collect()
     }
@@ -146,11 +141,7 @@ impl Numerics {
     /// Round a per-model value that feeds pooling: to 4 digits, numpy's way, in compat; untouched
     /// otherwise. Reported values are always rounded with [`numpy_round`] at serialisation.
     pub fn stored_value(self, x: f64) -> f64 {
-        if self.rounds_before_pooling() {
-            numpy_round(x, 4)
-        } else {
-            x
-        }
+        if self.rounds_before_pooling() { numpy_round(x, 4) } else { x }
     }
 
     /// §8.1 `span`: a `B_` tag's run continues over every following non-`O` term (compat) or
@@ -242,11 +233,7 @@ pub fn format_logit(x: f64) -> String {
 /// round-trip digits, always with a decimal point.
 pub fn python_float_repr(x: f64) -> String {
     let s = format!("{x}");
-    if x.is_finite() && !s.contains('.') {
-        format!("{s}.0")
-    } else {
-        s
-    }
+    if x.is_finite() && !s.contains('.') { format!("{s}.0") } else { s }
 }
 
 #[cfg(test)]
@@ -257,18 +244,9 @@ mod tests {
     fn numpy_round_is_numpy_style() {
         // Ties after the (rounded) multiplication go to even; Python's round() differs.
         assert_eq!(numpy_round(0.00005, 4), 0.0);
-        assert_eq!(
-            (numpy_round(0.00025, 4), python_round(0.00025, 4)),
-            (0.0002, 0.0003)
-        );
-        assert_eq!(
-            (numpy_round(0.00035, 4), python_round(0.00035, 4)),
-            (0.0004, 0.0003)
-        );
-        assert_eq!(
-            (numpy_round(0.12345, 4), python_round(0.12345, 4)),
-            (0.1234, 0.1235)
-        );
+        assert_eq!((numpy_round(0.00025, 4), python_round(0.00025, 4)), (0.0002, 0.0003));
+        assert_eq!((numpy_round(0.00035, 4), python_round(0.00035, 4)), (0.0004, 0.0003));
+        assert_eq!((numpy_round(0.12345, 4), python_round(0.12345, 4)), (0.1234, 0.1235));
         assert_eq!(numpy_round(2.0 / 3.0, 4), 0.6667);
         // Idempotent, so rounding already-rounded values changes nothing.
         for x in [0.1, 0.4455, 0.7751, 0.0001, 1.0] {

@@ -167,14 +167,10 @@ pub fn skips_cs<S: AsRef<str>>(phrases: &[std::ops::Range<usize>], terms: &[S]) 
 /// one outside the sentence is an error.
 pub fn cs_prompt(tok: &WordPieceTokenizer, words: &[String], phrase: std::ops::Range<usize>, max_len: usize) -> anyhow::Result<Prompt> {
     if phrase.start >= phrase.end || phrase.end > words.len() {
-        anyhow::bail!(
-            "phrase words {}..{} are not a non-empty range of the sentence's {} words",
-            phrase.start,
-            phrase.end,
-            words.len()
-        );
+        anyhow::bail!("phrase words {}..{} are not a non-empty range of the sentence's {} words", phrase.start, phrase.end, words.len());
     }
-    let word_ids: Vec<Vec<u32>> = words.iter().map(|w| if w.is_empty() { Ok(Vec::new()) } else { tok.pieces(w) }).collect::<anyhow::Result<_>>()?;
+    let word_ids: Vec<Vec<u32>> =
+        words.iter().map(|w| if w.is_empty() { Ok(Vec::new()) } else { tok.pieces(w) }).collect::<anyhow::Result<_>>()?;
     let cost = |r: std::ops::Range<usize>| -> usize { word_ids[r].iter().map(Vec::len).sum() };
     let budget = max_len.saturating_sub(3); // [CLS], [MASK], [SEP]
     let (mut lo, mut hi) = (phrase.start, phrase.end);

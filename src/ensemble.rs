@@ -32,39 +32,18 @@ use crate::compat::Numerics;
 use crate::entity_map::{Group, Taxonomy, TaxonomyError};
 
 /// Precedence list of the reference's bio member (`bio_precedence_arr`).
-pub const BIO_PRECEDENCE: &[&str] = &[
-    "THERAPEUTIC_OR_PREVENTIVE_PROCEDURE",
-    "DISEASE",
-    "GENE",
-    "BODY_PART_OR_ORGAN_COMPONENT",
-    "BIO",
-    "ORGANISM_FUNCTION",
-];
+pub const BIO_PRECEDENCE: &[&str] =
+    &["THERAPEUTIC_OR_PREVENTIVE_PROCEDURE", "DISEASE", "GENE", "BODY_PART_OR_ORGAN_COMPONENT", "BIO", "ORGANISM_FUNCTION"];
 
 /// Precedence list of the reference's phi member (`phi_precedence_arr`, January 2022).
-pub const PHI_PRECEDENCE: &[&str] = &[
-    "PERSON",
-    "ORGANIZATION",
-    "ENT",
-    "COLOR",
-    "LANGUAGE",
-    "GRAMMAR_CONSTRUCT",
-    "LOCATION",
-    "SOCIAL_CIRCUMSTANCES",
-];
+pub const PHI_PRECEDENCE: &[&str] =
+    &["PERSON", "ORGANIZATION", "ENT", "COLOR", "LANGUAGE", "GRAMMAR_CONSTRUCT", "LOCATION", "SOCIAL_CIRCUMSTANCES"];
 
 /// Groups appended to the phi precedence list when the taxonomy has them (February 2022).
 pub const PHI_PRECEDENCE_FEB2022: &[&str] = &["LEGAL", "POLITICS", "SOFTWARE"];
 
 /// Groups that never count as a cross prediction (`common_entities_arr`).
-pub const COMMON_ENTITIES: &[&str] = &[
-    "UNTAGGED_ENTITY",
-    "OTHER",
-    "GRAMMAR_CONSTRUCT",
-    "OBJECT",
-    "MEASURE",
-    "LOCATION",
-];
+pub const COMMON_ENTITIES: &[&str] = &["UNTAGGED_ENTITY", "OTHER", "GRAMMAR_CONSTRUCT", "OBJECT", "MEASURE", "LOCATION"];
 
 /// One member of the ensemble: a name and the groups it is trusted for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,21 +82,11 @@ impl EnsembleConfig {
     /// SOFTWARE join the phi precedence list when the taxonomy has them (feb2022).
     pub fn reference(taxonomy: &Taxonomy) -> Result<Self, TaxonomyError> {
         let mut phi: Vec<&str> = PHI_PRECEDENCE.to_vec();
-        phi.extend(
-            PHI_PRECEDENCE_FEB2022
-                .iter()
-                .filter(|g| taxonomy.contains(g)),
-        );
+        phi.extend(PHI_PRECEDENCE_FEB2022.iter().filter(|g| taxonomy.contains(g)));
         Ok(Self {
             members: vec![
-                MemberConfig {
-                    name: "bio".into(),
-                    precedence: groups(taxonomy, BIO_PRECEDENCE)?,
-                },
-                MemberConfig {
-                    name: "phi".into(),
-                    precedence: groups(taxonomy, &phi)?,
-                },
+                MemberConfig { name: "bio".into(), precedence: groups(taxonomy, BIO_PRECEDENCE)? },
+                MemberConfig { name: "phi".into(), precedence: groups(taxonomy, &phi)? },
             ],
             common: groups(taxonomy, COMMON_ENTITIES)?,
             second_cs: SecondCsRule::Reference,
@@ -126,23 +95,12 @@ impl EnsembleConfig {
 
     /// A one-member "ensemble": the member's own tags.
     pub fn single(name: impl Into<String>, precedence: Vec<Group>, common: Vec<Group>) -> Self {
-        Self {
-            members: vec![MemberConfig {
-                name: name.into(),
-                precedence,
-            }],
-            common,
-            second_cs: SecondCsRule::Reference,
-        }
+        Self { members: vec![MemberConfig { name: name.into(), precedence }], common, second_cs: SecondCsRule::Reference }
     }
 
     /// Check every group name against the taxonomy.
     pub fn validate(&self, taxonomy: &Taxonomy) -> Result<(), TaxonomyError> {
-        self.members
-            .iter()
-            .flat_map(|m| &m.precedence)
-            .chain(&self.common)
-            .try_for_each(|g| taxonomy.group(g.as_str()).map(|_| ()))
+        self.members.iter().flat_map(|m| &m.precedence).chain(&self.common).try_for_each(|g| taxonomy.group(g.as_str()).map(|_| ()))
     }
 }
 
@@ -160,17 +118,9 @@ pub enum EnsembleError {
     #[error("{outputs} member outputs for {configured} configured members")]
     MemberCount { outputs: usize, configured: usize },
     #[error("member {member}: {terms} terms but {tags} tags")]
-    Misaligned {
-        member: usize,
-        terms: usize,
-        tags: usize,
-    },
+    Misaligned { member: usize, terms: usize, tags: usize },
     #[error("phrase {start}..{end} is empty, out of range ({terms} terms) or overlaps another")]
-    BadPhrase {
-        start: usize,
-        end: usize,
-        terms: usize,
-    },
+    BadPhrase { start: usize, end: usize, terms: usize },
 }
 
 /// One member's result for a sentence: terms (its own casing), per-term tags and, keyed by the
@@ -184,21 +134,14 @@ pub struct MemberOutput {
 
 impl MemberOutput {
     /// Build from terms and the phrases' predictions (term ranges, in any order).
-    pub fn new(
-        terms: Vec<String>,
-        phrases: Vec<(Range<usize>, SpanPrediction)>,
-    ) -> Result<Self, EnsembleError> {
+    pub fn new(terms: Vec<String>, phrases: Vec<(Range<usize>, SpanPrediction)>) -> Result<Self, EnsembleError> {
         let n = terms.len();
         let mut sorted: Vec<&Range<usize>> = phrases.iter().map(|(r, _)| r).collect();
         sorted.sort_by_key(|r| r.start);
         let mut end = 0;
         for r in sorted {
             if r.is_empty() || r.end > n || r.start < end {
-                return Err(EnsembleError::BadPhrase {
-                    start: r.start,
-                    end: r.end,
-                    terms: n,
-                });
+                return Err(EnsembleError::BadPhrase { start: r.start, end: r.end, terms: n });
             }
             end = r.end;
         }
@@ -305,48 +248,25 @@ pub fn span(tags: &[TermTag], t: usize, numerics: Numerics) -> usize {
 /// §8.1 `above_mean`: the leading entries whose confidence is at least 1/n.
 pub fn above_mean(list: &[PackedScore]) -> &[PackedScore] {
     let threshold = 1.0 / list.len() as f64;
-    let k = list
-        .iter()
-        .take_while(|e| e.confidence >= threshold)
-        .count();
+    let k = list.iter().take_while(|e| e.confidence >= threshold).count();
     &list[..k]
 }
 
 /// §8.1 `cross`: does an above-mean CS-only prediction fall outside the member's precedence list
 /// and the common groups? `None` when the member has no prediction at `t`.
-pub fn cross(
-    member: &MemberOutput,
-    precedence: &[Group],
-    common: &[Group],
-    t: usize,
-) -> Option<bool> {
+pub fn cross(member: &MemberOutput, precedence: &[Group], common: &[Group], t: usize) -> Option<bool> {
     let span = member.spans.get(&t)?;
-    Some(
-        above_mean(&span.orig_cs)
-            .iter()
-            .any(|e| !precedence.contains(&e.tag.group) && !common.contains(&e.tag.group)),
-    )
+    Some(above_mean(&span.orig_cs).iter().any(|e| !precedence.contains(&e.tag.group) && !common.contains(&e.tag.group)))
 }
 
 /// Run the ensemble over one sentence (§8.2).
-pub fn decide(
-    members: &[MemberOutput],
-    config: &EnsembleConfig,
-    numerics: Numerics,
-) -> Result<Decision, EnsembleError> {
+pub fn decide(members: &[MemberOutput], config: &EnsembleConfig, numerics: Numerics) -> Result<Decision, EnsembleError> {
     if members.len() != config.members.len() {
-        return Err(EnsembleError::MemberCount {
-            outputs: members.len(),
-            configured: config.members.len(),
-        });
+        return Err(EnsembleError::MemberCount { outputs: members.len(), configured: config.members.len() });
     }
     for (i, m) in members.iter().enumerate() {
         if m.terms.len() != m.tags.len() {
-            return Err(EnsembleError::Misaligned {
-                member: i,
-                terms: m.terms.len(),
-                tags: m.tags.len(),
-            });
+            return Err(EnsembleError::Misaligned { member: i, terms: m.terms.len(), tags: m.tags.len() });
         }
     }
     match members.len() {
@@ -359,23 +279,14 @@ pub fn decide(
 
 fn decide_single(member: &MemberOutput, config: &EnsembleConfig, numerics: Numerics) -> Decision {
     let members = std::slice::from_ref(member);
-    let mut out = Decision {
-        tags: Vec::with_capacity(member.tags.len()),
-        runs: Vec::new(),
-    };
+    let mut out = Decision { tags: Vec::with_capacity(member.tags.len()), runs: Vec::new() };
     let mut t = 0;
     while t < member.tags.len() {
         // A single member has no reference behaviour to mimic: a run is one phrase.
         let len = span(&member.tags, t, Numerics::Fixed);
-        out.runs.push(Run {
-            start: t,
-            len,
-            member: 0,
-            mode: Mode::Single,
-        });
+        out.runs.push(Run { start: t, len, member: 0, mode: Mode::Single });
         for r in t..t + len {
-            out.tags
-                .push(resolve(members, config, 0, t, r, Mode::Single, numerics));
+            out.tags.push(resolve(members, config, 0, t, r, Mode::Single, numerics));
         }
         t += len;
     }
@@ -385,10 +296,7 @@ fn decide_single(member: &MemberOutput, config: &EnsembleConfig, numerics: Numer
 fn decide_pair(members: &[MemberOutput], config: &EnsembleConfig, numerics: Numerics) -> Decision {
     let (m0, m1) = (&members[0], &members[1]);
     let n = m0.tags.len().min(m1.tags.len());
-    let mut out = Decision {
-        tags: Vec::with_capacity(n),
-        runs: Vec::new(),
-    };
+    let mut out = Decision { tags: Vec::with_capacity(n), runs: Vec::new() };
     let mut t = 0;
     while t < n {
         let (g0, g1) = (m0.tags[t].group(), m1.tags[t].group());
@@ -398,15 +306,7 @@ fn decide_pair(members: &[MemberOutput], config: &EnsembleConfig, numerics: Nume
             let primary = g0.is_some_and(|g| config.members[0].precedence.contains(g));
             (if primary { 0 } else { 1 }, Mode::Single, min)
         } else if g1.is_none() {
-            (
-                0,
-                Mode::Single,
-                if numerics.asymmetric_o_spans() {
-                    min
-                } else {
-                    s0
-                },
-            )
+            (0, Mode::Single, if numerics.asymmetric_o_spans() { min } else { s0 })
         } else if g0.is_none() {
             (1, Mode::Single, s1)
         } else {
@@ -415,8 +315,7 @@ fn decide_pair(members: &[MemberOutput], config: &EnsembleConfig, numerics: Nume
             let crossing = [x0, x1].iter().filter(|x| **x == Some(true)).count();
             if crossing == 1 {
                 // Drop the cross-predictor.
-                let second =
-                    x0 == Some(true) || (x0.is_none() && numerics.unknown_cross_picks_second());
+                let second = x0 == Some(true) || (x0.is_none() && numerics.unknown_cross_picks_second());
                 (usize::from(second), Mode::Single, min)
             } else {
                 let c = match (m0.spans.get(&t), m1.spans.get(&t)) {
@@ -427,15 +326,9 @@ fn decide_pair(members: &[MemberOutput], config: &EnsembleConfig, numerics: Nume
             }
         };
         let len = len.min(n - t);
-        out.runs.push(Run {
-            start: t,
-            len,
-            member: c,
-            mode,
-        });
+        out.runs.push(Run { start: t, len, member: c, mode });
         for r in t..t + len {
-            out.tags
-                .push(resolve(members, config, c, t, r, mode, numerics));
+            out.tags.push(resolve(members, config, c, t, r, mode, numerics));
         }
         t += len;
     }
@@ -465,28 +358,18 @@ pub fn resolve(
     let mc = &members[c];
     let own = mc.tags.get(run).cloned().unwrap_or(TermTag::O);
     let term = mc.terms.get(run).cloned().unwrap_or_default();
-    let tag = |first: TermTag, second: Option<TermTag>| FinalTag {
-        term: term.clone(),
-        member: c,
-        first,
-        second,
-    };
+    let tag = |first: TermTag, second: Option<TermTag>| FinalTag { term: term.clone(), member: c, first, second };
 
     if mode == Mode::Dual {
         // The other member of the pair (there is none with a single member).
-        let other = members
-            .get(if c == 0 { 1 } else { 0 })
-            .and_then(|m| m.tags.get(run))
-            .cloned()
-            .unwrap_or(TermTag::O);
+        let other = members.get(if c == 0 { 1 } else { 0 }).and_then(|m| m.tags.get(run)).cloned().unwrap_or(TermTag::O);
         if other == TermTag::O && !numerics.dual_with_o() {
             return tag(own, None);
         }
         return tag(own, Some(other));
     }
     let pivot_tag = mc.tags.get(pivot).cloned().unwrap_or(TermTag::O);
-    let (Some(span), Some(pre), true) = (mc.spans.get(&pivot), own.prefix(), pivot_tag.is_begin())
-    else {
+    let (Some(span), Some(pre), true) = (mc.spans.get(&pivot), own.prefix(), pivot_tag.is_begin()) else {
         return tag(own, None);
     };
     let (ocs, oci) = (&span.orig_cs, &span.orig_ci);
@@ -497,19 +380,10 @@ pub fn resolve(
     let (m1, m1ci, m2) = (&cs_top.tag.group, &ci_top.tag.group, pivot_tag.group());
 
     if Some(m1) != m2 {
-        let first = if numerics.pivot_prefix_on_continuation() {
-            pivot_tag.clone()
-        } else {
-            own
-        };
+        let first = if numerics.pivot_prefix_on_continuation() { pivot_tag.clone() } else { own };
         return tag(first, Some(entity(&cs_top.tag)));
     }
-    if m1 != m1ci
-        && config
-            .members
-            .get(c)
-            .is_some_and(|m| m.precedence.contains(m1ci))
-    {
+    if m1 != m1ci && config.members.get(c).is_some_and(|m| m.precedence.contains(m1ci)) {
         return tag(entity(&cs_top.tag), Some(entity(&ci_top.tag)));
     }
     if ocs.len() >= 2 {
@@ -517,9 +391,7 @@ pub fn resolve(
         let second = &ocs[1].tag;
         let offered = match config.second_cs {
             // `entry.e == grp(ocs[1])`: a packed `G[S]` never equals a bare group name.
-            SecondCsRule::Reference => above
-                .iter()
-                .any(|e| e.tag.is_bare() && e.tag.group == second.group),
+            SecondCsRule::Reference => above.iter().any(|e| e.tag.is_bare() && e.tag.group == second.group),
             SecondCsRule::AboveMean => above.len() >= 2,
         };
         if offered {
@@ -534,28 +406,12 @@ pub fn resolve(
 /// `cs_prediction_details`, `ambig_prediction_details_conf`, `ambig_prediction_details_ci`,
 /// `ambig_prediction_details_cs`, `orig_cs_prediction_details`, `orig_ci_prediction_details`.
 /// Index keys are 1-based term positions. The caller adds `stats`.
-pub fn details_json(
-    members: &[MemberOutput],
-    decision: &Decision,
-    numerics: Numerics,
-) -> Map<String, Value> {
+pub fn details_json(members: &[MemberOutput], decision: &Decision, numerics: Numerics) -> Map<String, Value> {
     let mut ner = Map::new();
     for (i, t) in decision.tags.iter().enumerate() {
-        ner.insert(
-            (i + 1).to_string(),
-            json!({"term": t.term, "e": t.to_string()}),
-        );
+        ner.insert((i + 1).to_string(), json!({"term": t.term, "e": t.to_string()}));
     }
-    let [
-        mut epd,
-        mut ci,
-        mut cs,
-        mut amb_conf,
-        mut amb_ci,
-        mut amb_cs,
-        mut ocs,
-        mut oci,
-    ] = std::array::from_fn(|_| Map::new());
+    let [mut epd, mut ci, mut cs, mut amb_conf, mut amb_ci, mut amb_cs, mut ocs, mut oci] = std::array::from_fn(|_| Map::new());
     for run in &decision.runs {
         let chosen = &members[run.member];
         for r in run.start..run.start + run.len {
@@ -564,23 +420,12 @@ pub fn details_json(
             };
             let key = (r + 1).to_string();
             let dual = run.mode == Mode::Dual && members.len() > 1;
-            let ambig_member = if numerics.ambig_from_second_member() {
-                1
-            } else {
-                1 - run.member
-            };
+            let ambig_member = if numerics.ambig_from_second_member() { 1 } else { 1 - run.member };
             // Compat: the chosen member's entry and the ambig entry are one shared dict when the
             // second member is chosen, so the prefixed tag overwrites `e`.
-            let e = if dual && numerics.ambig_from_second_member() && run.member == 1 {
-                fin.to_string()
-            } else {
-                fin.stripped()
-            };
+            let e = if dual && numerics.ambig_from_second_member() && run.member == 1 { fin.to_string() } else { fin.stripped() };
             epd.insert(key.clone(), distribution_json(&e, span));
-            ci.insert(
-                key.clone(),
-                json!({"ci_descs": descs_json(&span.ci_descriptors)}),
-            );
+            ci.insert(key.clone(), json!({"ci_descs": descs_json(&span.ci_descriptors)}));
             cs.insert(key.clone(), cs_json(span));
             ocs.insert(key.clone(), orig_json(span, &span.orig_cs));
             oci.insert(key.clone(), orig_json(span, &span.orig_ci));
@@ -588,10 +433,7 @@ pub fn details_json(
                 if numerics.ambig_from_second_member() {
                     amb_conf.insert(key.clone(), distribution_json(&fin.to_string(), other));
                 } else {
-                    amb_conf.insert(
-                        key.clone(),
-                        distribution_json(&other.top.to_string(), other),
-                    );
+                    amb_conf.insert(key.clone(), distribution_json(&other.top.to_string(), other));
                     amb_cs.insert(key.clone(), cs_json(other));
                 }
                 amb_ci.insert(key, json!({"ci_descs": descs_json(&other.ci_descriptors)}));
@@ -616,12 +458,7 @@ pub fn details_json(
 }
 
 fn descs_json(descs: &[aggregate::Descriptor]) -> Value {
-    Value::Array(
-        descs
-            .iter()
-            .map(aggregate::Descriptor::reference_json)
-            .collect(),
-    )
+    Value::Array(descs.iter().map(aggregate::Descriptor::reference_json).collect())
 }
 
 fn distribution_json(e: &str, span: &SpanPrediction) -> Value {
@@ -653,13 +490,7 @@ mod tests {
     #[test]
     fn span_rules() {
         let t = |s: &str| TermTag::parse_flipped(s).unwrap();
-        let tags = [
-            t("B_GENE"),
-            t("I_GENE"),
-            t("B_DISEASE"),
-            t("O"),
-            t("I_GENE"),
-        ];
+        let tags = [t("B_GENE"), t("I_GENE"), t("B_DISEASE"), t("O"), t("I_GENE")];
         assert_eq!(span(&tags, 0, Numerics::Compat), 3);
         assert_eq!(span(&tags, 0, Numerics::Fixed), 2);
         assert_eq!(span(&tags, 2, Numerics::Compat), 1);
@@ -669,10 +500,7 @@ mod tests {
 
     #[test]
     fn above_mean_stops_at_first_below() {
-        let e = |c| PackedScore {
-            tag: EntityTag::bare(Group::new("GENE")),
-            confidence: c,
-        };
+        let e = |c| PackedScore { tag: EntityTag::bare(Group::new("GENE")), confidence: c };
         assert_eq!(above_mean(&[e(0.5), e(0.2), e(0.3)]).len(), 1); // threshold 1/3
         assert_eq!(above_mean(&[e(0.5), e(0.5)]).len(), 2);
         assert!(above_mean(&[]).is_empty());
@@ -683,9 +511,7 @@ mod tests {
         let p = SpanPrediction::new(vec![], vec![], &Taxonomy::jan2022(), Numerics::Fixed).unwrap();
         let terms = vec!["a".to_owned(), "b".to_owned()];
         assert!(MemberOutput::new(terms.clone(), vec![(1..3, p.clone())]).is_err());
-        assert!(
-            MemberOutput::new(terms.clone(), vec![(0..2, p.clone()), (1..2, p.clone())]).is_err()
-        );
+        assert!(MemberOutput::new(terms.clone(), vec![(0..2, p.clone()), (1..2, p.clone())]).is_err());
         assert!(MemberOutput::new(terms.clone(), vec![(1..1, p.clone())]).is_err());
         let m = MemberOutput::new(terms, vec![(1..2, p)]).unwrap();
         assert_eq!(m.tags[1].to_string(), "B_OTHER");

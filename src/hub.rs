@@ -11,11 +11,7 @@ use hf_hub::{Cache, Repo};
 use std::path::{Path, PathBuf};
 
 /// Files a BERT model directory needs; each inner list holds alternatives, first preferred.
-const NEEDED: &[&[&str]] = &[
-    &["config.json"],
-    &["model.safetensors", "pytorch_model.bin"],
-    &["tokenizer.json", "vocab.txt", "spm.model"],
-];
+const NEEDED: &[&[&str]] = &[&["config.json"], &["model.safetensors", "pytorch_model.bin"], &["tokenizer.json", "vocab.txt", "spm.model"]];
 /// Fetched when present, never required.
 const OPTIONAL: &[&str] = &["tokenizer_config.json", "vocab.txt"];
 
@@ -31,10 +27,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 fn offline() -> bool {
-    matches!(
-        std::env::var("HF_HUB_OFFLINE").map(|v| v.to_ascii_lowercase()).as_deref(),
-        Ok("1" | "true" | "yes" | "on")
-    )
+    matches!(std::env::var("HF_HUB_OFFLINE").map(|v| v.to_ascii_lowercase()).as_deref(), Ok("1" | "true" | "yes" | "on"))
 }
 
 /// A directory holding the model's files: `spec` itself if it is a directory, else the cache
@@ -94,9 +87,7 @@ fn is_hub_id(spec: &str) -> bool {
     let parts: Vec<&str> = spec.split('/').collect();
     parts.len() <= 2
         && parts.iter().all(|p| {
-            !p.is_empty()
-                && !p.starts_with(['.', '-'])
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            !p.is_empty() && !p.starts_with(['.', '-']) && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         })
 }
 
@@ -162,9 +153,7 @@ fn download(spec: &str, cache: &Cache, progress: &dyn crate::progress::Progress)
 }
 
 fn snapshot_dir(file: &Path) -> anyhow::Result<PathBuf> {
-    file.parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(|| anyhow!("{}: no parent directory", file.display()))
+    file.parent().map(Path::to_path_buf).ok_or_else(|| anyhow!("{}: no parent directory", file.display()))
 }
 
 #[cfg(test)]

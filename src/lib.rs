@@ -10,9 +10,15 @@
 //! 6. [`ensemble`]: the two-model (or n-model) decision per span.
 //! 7. [`output`]: JSON, JSON Lines, CoNLL-style columns and Hugging Face pipeline lists.
 //!
-//! Around the pipeline: [`hub`] resolves models, [`compat`] holds the reference's numeric
-//! quirks, [`replay`] re-runs logged reference descriptors, [`eval`] scores outputs,
-//! [`server`] serves the engine over HTTP and [`cli`] is the command line.
+//! The engine API that runs them and that every front end uses is [`engine`] (`EngineConfig`,
+//! `Engine::load`, `tag`, `fill_mask`, `info`), with one error type [`Error`] ([`error`]) and
+//! progress reported through [`progress`] (the library never writes to the terminal).
+//!
+//! Around the pipeline: [`hub`] resolves models, [`nn`] holds the layers shared by the BERT
+//! and DeBERTa code, [`compat`] holds the reference's quirks (its documentation is the one list
+//! of them), [`token_classify`] the supervised members, [`replay`] re-runs logged reference
+//! descriptors, [`eval`] scores outputs; [`server`] (HTTP) and [`cli`] (command line) are thin
+//! front ends on [`engine`].
 
 pub mod aggregate;
 pub mod cli;

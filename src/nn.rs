@@ -15,10 +15,7 @@ pub struct Linear {
 
 impl Linear {
     pub fn load(w: &Weights, prefix: &str, inp: usize, out: usize) -> anyhow::Result<Self> {
-        Ok(Self {
-            weight: w.get(&format!("{prefix}.weight"), &[out, inp])?,
-            bias: Some(w.get(&format!("{prefix}.bias"), &[out])?),
-        })
+        Ok(Self { weight: w.get(&format!("{prefix}.weight"), &[out, inp])?, bias: Some(w.get(&format!("{prefix}.bias"), &[out])?) })
     }
 
     pub fn load_no_bias(w: &Weights, prefix: &str, inp: usize, out: usize) -> anyhow::Result<Self> {
@@ -56,11 +53,7 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn load(w: &Weights, prefix: &str, size: usize, eps: f64) -> anyhow::Result<Self> {
-        Ok(Self {
-            weight: w.get(&format!("{prefix}.weight"), &[size])?,
-            bias: w.get(&format!("{prefix}.bias"), &[size])?,
-            eps: eps as f32,
-        })
+        Ok(Self { weight: w.get(&format!("{prefix}.weight"), &[size])?, bias: w.get(&format!("{prefix}.bias"), &[size])?, eps: eps as f32 })
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {

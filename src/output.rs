@@ -4,8 +4,8 @@
 
 use crate::aggregate::{Prefix, SpanPrediction, TermTag};
 use crate::compat::{self, Numerics};
-use crate::ensemble::{self, FinalTag};
 use crate::engine::{ClassifiedEntity, TagResult, TaggedSentence};
+use crate::ensemble::{self, FinalTag};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -136,9 +136,8 @@ pub fn entities(result: &TagResult, member_names: &[&str]) -> Vec<Entity> {
                 end += 1;
             }
             let fin: &FinalTag = &tags[t];
-            let score = span_at(s, fin.member, t)
-                .and_then(|p| p.pooled.iter().find(|g| g.group == tag.group).map(|g| g.confidence))
-                .unwrap_or(0.0);
+            let score =
+                span_at(s, fin.member, t).and_then(|p| p.pooled.iter().find(|g| g.group == tag.group).map(|g| g.confidence)).unwrap_or(0.0);
             let (bs, be) = (s.terms[t].start, s.terms[end - 1].end);
             let word = if s.markers {
                 let words: Vec<&str> = s.terms[t..end].iter().map(|x| x.text.as_str()).filter(|w| !w.is_empty()).collect();
@@ -178,9 +177,11 @@ pub fn record_json(id: &Value, result: &TagResult, member_names: &[&str], explai
         .sentences
         .iter()
         .flat_map(|s| {
-            s.terms.iter().zip(&s.decision.tags).filter(|(t, _)| !t.synthetic).map(|(t, f)| {
-                json!({"term": t.text, "start": offs.at(t.start), "end": offs.at(t.end), "tag": f.to_string()})
-            })
+            s.terms
+                .iter()
+                .zip(&s.decision.tags)
+                .filter(|(t, _)| !t.synthetic)
+                .map(|(t, f)| json!({"term": t.text, "start": offs.at(t.start), "end": offs.at(t.end), "tag": f.to_string()}))
         })
         .collect();
     let entities: Vec<Value> = ents

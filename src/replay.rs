@@ -22,9 +22,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{
-    self, Descriptor, EntityTag, PackedScore, PooledGroup, Prefix, SpanPrediction, TermTag,
-};
+use crate::aggregate::{self, Descriptor, EntityTag, PackedScore, PooledGroup, Prefix, SpanPrediction, TermTag};
 use crate::compat::{Numerics, numpy_round};
 use crate::ensemble::{self, EnsembleConfig, MemberOutput, Mode};
 use crate::entity_map::{Group, Label, Signature, Taxonomy};
@@ -42,11 +40,7 @@ pub struct ReplayOptions {
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        Self {
-            numerics: Numerics::Compat,
-            taxonomy: Taxonomy::jan2022(),
-            max_details: 10,
-        }
+        Self { numerics: Numerics::Compat, taxonomy: Taxonomy::jan2022(), max_details: 10 }
     }
 }
 
@@ -118,9 +112,7 @@ pub fn replay_bytes(text: &[u8], options: &ReplayOptions) -> Result<ReplaySummar
     for (i, record) in stream.enumerate() {
         let n = i + 1;
         let record = record.with_context(|| format!("record {n}"))?;
-        replayer
-            .record(n, &record)
-            .with_context(|| format!("record {n}"))?;
+        replayer.record(n, &record).with_context(|| format!("record {n}"))?;
     }
     if replayer.summary.records == 0 {
         bail!("no records");
@@ -225,12 +217,8 @@ struct LoggedDescriptor {
 
 impl LoggedDescriptor {
     fn to_descriptor(&self) -> Result<Descriptor> {
-        let signature = Signature::from_fields(&self.e, &self.l_score)
-            .with_context(|| format!("descriptor {:?}", self.d))?;
-        let logit: f64 = self
-            .mlm
-            .parse()
-            .map_err(|_| anyhow!("descriptor {:?}: bad logit {:?}", self.d, self.mlm))?;
+        let signature = Signature::from_fields(&self.e, &self.l_score).with_context(|| format!("descriptor {:?}", self.d))?;
+        let logit: f64 = self.mlm.parse().map_err(|_| anyhow!("descriptor {:?}: bad logit {:?}", self.d, self.mlm))?;
         Ok(Descriptor::new(self.d.clone(), signature, logit))
     }
 }
@@ -261,32 +249,18 @@ struct LoggedSpan<'r> {
 
 impl LoggedSpan<'_> {
     /// The CS descriptors, each made by `make` (the logged signature, or a map's lookup).
-    fn cs_descriptors(
-        &self,
-        make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>,
-    ) -> Result<Vec<Descriptor>> {
+    fn cs_descriptors(&self, make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>) -> Result<Vec<Descriptor>> {
         self.made(&self.cs.cs_descs, make)
     }
 
     /// The CI descriptors, each made by `make`.
-    fn ci_descriptors(
-        &self,
-        make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>,
-    ) -> Result<Vec<Descriptor>> {
+    fn ci_descriptors(&self, make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>) -> Result<Vec<Descriptor>> {
         self.made(&self.ci.ci_descs, make)
     }
 
-    fn made(
-        &self,
-        logged: &[LoggedDescriptor],
-        make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>,
-    ) -> Result<Vec<Descriptor>> {
+    fn made(&self, logged: &[LoggedDescriptor], make: impl FnMut(&LoggedDescriptor) -> Result<Descriptor>) -> Result<Vec<Descriptor>> {
         let key = self.key;
-        logged
-            .iter()
-            .map(make)
-            .collect::<Result<Vec<_>>>()
-            .with_context(|| format!("span {key}"))
+        logged.iter().map(make).collect::<Result<Vec<_>>>().with_context(|| format!("span {key}"))
     }
 }
 
@@ -303,30 +277,12 @@ impl Record {
 
     /// The entity spans of the chosen model, in log order.
     fn spans(&self, terms: &[&NerEntry]) -> Result<Vec<LoggedSpan<'_>>> {
-        let keys: Vec<usize> = self
-            .cs_prediction_details
-            .0
-            .iter()
-            .map(|(k, _)| parse_key(k, terms.len()))
-            .collect::<Result<_>>()?;
+        let keys: Vec<usize> = self.cs_prediction_details.0.iter().map(|(k, _)| parse_key(k, terms.len())).collect::<Result<_>>()?;
         let mut spans = Vec::with_capacity(keys.len());
         for (&key, (_, cs)) in keys.iter().zip(&self.cs_prediction_details.0) {
-            let ci = self
-                .ci_prediction_details
-                .get(&key.to_string())
-                .ok_or_else(|| anyhow!("span {key}: no ci_prediction_details"))?;
-            let len = 1 + terms[key..]
-                .iter()
-                .enumerate()
-                .take_while(|(j, t)| t.e != "O" && !keys.contains(&(key + j + 1)))
-                .count();
-            spans.push(LoggedSpan {
-                key,
-                start: key - 1,
-                len,
-                cs,
-                ci,
-            });
+            let ci = self.ci_prediction_details.get(&key.to_string()).ok_or_else(|| anyhow!("span {key}: no ci_prediction_details"))?;
+            let len = 1 + terms[key..].iter().enumerate().take_while(|(j, t)| t.e != "O" && !keys.contains(&(key + j + 1))).count();
+            spans.push(LoggedSpan { key, start: key - 1, len, cs, ci });
         }
         Ok(spans)
     }
@@ -356,45 +312,20 @@ struct SpanWork<'r> {
 impl<'a> Replayer<'a> {
     fn new(options: &'a ReplayOptions) -> Result<Self> {
         let pair = EnsembleConfig::reference(&options.taxonomy)?;
-        let one = |i: usize| {
-            EnsembleConfig::single(
-                pair.members[i].name.clone(),
-                pair.members[i].precedence.clone(),
-                pair.common.clone(),
-            )
-        };
+        let one = |i: usize| EnsembleConfig::single(pair.members[i].name.clone(), pair.members[i].precedence.clone(), pair.common.clone());
         Ok(Self {
             bio: one(0),
             phi: one(1),
-            summary: ReplaySummary {
-                numerics: options.numerics,
-                taxonomy: options.taxonomy.name().to_owned(),
-                ..ReplaySummary::default()
-            },
+            summary: ReplaySummary { numerics: options.numerics, taxonomy: options.taxonomy.name().to_owned(), ..ReplaySummary::default() },
             pair,
             options,
         })
     }
 
-    fn mismatch(
-        &mut self,
-        record: usize,
-        span: usize,
-        term: &str,
-        check: &'static str,
-        expected: String,
-        got: String,
-    ) {
+    fn mismatch(&mut self, record: usize, span: usize, term: &str, check: &'static str, expected: String, got: String) {
         self.summary.mismatches += 1;
         if self.summary.first_mismatches.len() < self.options.max_details {
-            self.summary.first_mismatches.push(Mismatch {
-                record,
-                span,
-                term: term.to_owned(),
-                check,
-                expected,
-                got,
-            });
+            self.summary.first_mismatches.push(Mismatch { record, span, term: term.to_owned(), check, expected, got });
         }
     }
 
@@ -411,13 +342,7 @@ impl<'a> Replayer<'a> {
                 numerics,
             )
             .with_context(|| format!("span {key}"))?;
-            spans.push(SpanWork {
-                key,
-                start: span.start,
-                len: span.len,
-                prediction,
-                cs: span.cs,
-            });
+            spans.push(SpanWork { key, start: span.start, len: span.len, prediction, cs: span.cs });
         }
 
         self.summary.records += 1;
@@ -430,33 +355,18 @@ impl<'a> Replayer<'a> {
         // The chosen model's view of the sentence, with every logged span.
         let chosen = MemberOutput {
             terms: terms.iter().map(|t| t.term.clone()).collect(),
-            tags: aggregate::term_tags(
-                terms.len(),
-                spans
-                    .iter()
-                    .map(|s| (s.start..s.start + s.len, &s.prediction.top)),
-            ),
-            spans: spans
-                .iter()
-                .map(|s| (s.start, s.prediction.clone()))
-                .collect(),
+            tags: aggregate::term_tags(terms.len(), spans.iter().map(|s| (s.start..s.start + s.len, &s.prediction.top))),
+            spans: spans.iter().map(|s| (s.start, s.prediction.clone())).collect(),
         };
         for s in &spans {
             let key = s.key.to_string();
-            let expected: Vec<&str> = terms[s.start..s.start + s.len]
-                .iter()
-                .map(|t| t.e.as_str())
-                .collect();
-            let logged_e = rec
-                .ensembled_prediction_details
-                .get(&key)
-                .map(|d| d.e.as_str());
+            let expected: Vec<&str> = terms[s.start..s.start + s.len].iter().map(|t| t.e.as_str()).collect();
+            let logged_e = rec.ensembled_prediction_details.get(&key).map(|d| d.e.as_str());
             match rec.ambig_prediction_details_conf.get(&key) {
                 None => self.check_single(n, s, &chosen, &expected, logged_e),
                 Some(ambig) => {
                     let epd = rec.ensembled_prediction_details.get(&key);
-                    let phi_chosen =
-                        epd.is_some_and(|d| d.cs_distribution == ambig.cs_distribution);
+                    let phi_chosen = epd.is_some_and(|d| d.cs_distribution == ambig.cs_distribution);
                     self.check_dual(n, s, &chosen, ambig, phi_chosen, &expected, logged_e)?;
                 }
             }
@@ -464,28 +374,13 @@ impl<'a> Replayer<'a> {
         Ok(())
     }
 
-    fn check_distributions(
-        &mut self,
-        n: usize,
-        rec: &Record,
-        s: &SpanWork<'_>,
-        term: &str,
-    ) -> Result<()> {
+    fn check_distributions(&mut self, n: usize, rec: &Record, s: &SpanWork<'_>, term: &str) -> Result<()> {
         let key = s.key.to_string();
         let p = &s.prediction;
         let missing = |what: &str| anyhow!("span {key}: no {what}");
-        let epd = rec
-            .ensembled_prediction_details
-            .get(&key)
-            .ok_or_else(|| missing("ensembled_prediction_details"))?;
-        let ocs = rec
-            .orig_cs_prediction_details
-            .get(&key)
-            .ok_or_else(|| missing("orig_cs_prediction_details"))?;
-        let oci = rec
-            .orig_ci_prediction_details
-            .get(&key)
-            .ok_or_else(|| missing("orig_ci_prediction_details"))?;
+        let epd = rec.ensembled_prediction_details.get(&key).ok_or_else(|| missing("ensembled_prediction_details"))?;
+        let ocs = rec.orig_cs_prediction_details.get(&key).ok_or_else(|| missing("orig_cs_prediction_details"))?;
+        let oci = rec.orig_ci_prediction_details.get(&key).ok_or_else(|| missing("orig_ci_prediction_details"))?;
 
         let pooled_ok = pooled_matches(&p.pooled, &epd.cs_distribution);
         if pooled_ok || pooled_close(&p.pooled, &epd.cs_distribution) {
@@ -494,14 +389,7 @@ impl<'a> Replayer<'a> {
         if pooled_ok {
             self.summary.distributions_exact += 1;
         } else {
-            self.mismatch(
-                n,
-                s.key,
-                term,
-                "pooled",
-                show_logged_pooled(&epd.cs_distribution),
-                show_pooled(&p.pooled),
-            );
+            self.mismatch(n, s.key, term, "pooled", show_logged_pooled(&epd.cs_distribution), show_pooled(&p.pooled));
         }
         for (list, logged, check) in [(&p.orig_cs, ocs, "orig_cs"), (&p.orig_ci, oci, "orig_ci")] {
             if packed_matches(list, &logged.cs_distribution) {
@@ -511,14 +399,7 @@ impl<'a> Replayer<'a> {
                     self.summary.orig_ci_exact += 1;
                 }
             } else {
-                self.mismatch(
-                    n,
-                    s.key,
-                    term,
-                    check,
-                    show_logged_packed(&logged.cs_distribution),
-                    show_packed(list),
-                );
+                self.mismatch(n, s.key, term, check, show_logged_packed(&logged.cs_distribution), show_packed(list));
             }
         }
         let top = p.top.to_string();
@@ -532,38 +413,21 @@ impl<'a> Replayer<'a> {
     }
 
     /// Resolve the span against the chosen model alone, with each precedence list.
-    fn check_single(
-        &mut self,
-        n: usize,
-        s: &SpanWork<'_>,
-        chosen: &MemberOutput,
-        expected: &[&str],
-        logged_e: Option<&str>,
-    ) {
+    fn check_single(&mut self, n: usize, s: &SpanWork<'_>, chosen: &MemberOutput, expected: &[&str], logged_e: Option<&str>) {
         let numerics = self.options.numerics;
         let members = std::slice::from_ref(chosen);
         let run = |cfg: &EnsembleConfig| -> Vec<ensemble::FinalTag> {
-            (s.start..s.start + s.len)
-                .map(|r| ensemble::resolve(members, cfg, 0, s.start, r, Mode::Single, numerics))
-                .collect()
+            (s.start..s.start + s.len).map(|r| ensemble::resolve(members, cfg, 0, s.start, r, Mode::Single, numerics)).collect()
         };
         let (bio, phi) = (run(&self.bio), run(&self.phi));
         let score = |tags: &[ensemble::FinalTag]| {
-            let terms = tags
-                .iter()
-                .zip(expected)
-                .filter(|(t, e)| t.to_string() == **e)
-                .count();
+            let terms = tags.iter().zip(expected).filter(|(t, e)| t.to_string() == **e).count();
             let e_ok = logged_e.is_none_or(|e| tags.first().is_some_and(|t| t.stripped() == e));
             (terms, e_ok)
         };
         let (sb, sp) = (score(&bio), score(&phi));
         let full = |sc: (usize, bool)| sc.0 == expected.len() && sc.1;
-        let best = if full(sb) || (!full(sp) && sb.0 >= sp.0) {
-            (&bio, sb)
-        } else {
-            (&phi, sp)
-        };
+        let best = if full(sb) || (!full(sp) && sb.0 >= sp.0) { (&bio, sb) } else { (&phi, sp) };
         self.summary.tag_terms += expected.len();
         self.summary.tag_terms_exact += best.1.0;
         if full(sb) != full(sp) {
@@ -577,10 +441,7 @@ impl<'a> Replayer<'a> {
             let mut got = got.join(" ");
             if !best.1.1 {
                 exp.push_str(&format!(" (e: {})", logged_e.unwrap_or("")));
-                got.push_str(&format!(
-                    " (e: {})",
-                    best.0.first().map(|t| t.stripped()).unwrap_or_default()
-                ));
+                got.push_str(&format!(" (e: {})", best.0.first().map(|t| t.stripped()).unwrap_or_default()));
             }
             self.mismatch(n, s.key, &chosen.terms[s.start], "tags", exp, got);
         }
@@ -602,31 +463,20 @@ impl<'a> Replayer<'a> {
         let numerics = self.options.numerics;
         self.summary.dual_spans += 1;
         // The other model's tags over this span, from its logged pooled top.
-        let first = ambig
-            .cs_distribution
-            .first()
-            .ok_or_else(|| anyhow!("span {}: empty ambig distribution", s.key))?;
+        let first = ambig.cs_distribution.first().ok_or_else(|| anyhow!("span {}: empty ambig distribution", s.key))?;
         let phi_top = EntityTag::new(
             Group::new(first.e.as_str()),
-            first.stypes.0.first().map_or_else(
-                || Label::new(first.e.as_str()),
-                |(l, _)| Label::new(l.as_str()),
-            ),
+            first.stypes.0.first().map_or_else(|| Label::new(first.e.as_str()), |(l, _)| Label::new(l.as_str())),
         );
         let mut other_tags = vec![TermTag::O; chosen.tags.len()];
         for (k, slot) in other_tags[s.start..s.start + s.len].iter_mut().enumerate() {
             *slot = TermTag::Entity(if k == 0 { Prefix::B } else { Prefix::I }, phi_top.clone());
         }
-        let other = MemberOutput {
-            terms: chosen.terms.clone(),
-            tags: other_tags,
-            spans: BTreeMap::new(),
-        };
+        let other = MemberOutput { terms: chosen.terms.clone(), tags: other_tags, spans: BTreeMap::new() };
         // Member 0 is always the chosen one here; compat's aliasing of `e` applies when phi won.
         let members = [chosen.clone(), other];
-        let tags: Vec<ensemble::FinalTag> = (s.start..s.start + s.len)
-            .map(|r| ensemble::resolve(&members, &self.pair, 0, s.start, r, Mode::Dual, numerics))
-            .collect();
+        let tags: Vec<ensemble::FinalTag> =
+            (s.start..s.start + s.len).map(|r| ensemble::resolve(&members, &self.pair, 0, s.start, r, Mode::Dual, numerics)).collect();
         if !phi_chosen {
             self.summary.dual_spans_both_halves += 1;
         }
@@ -639,15 +489,13 @@ impl<'a> Replayer<'a> {
             }
         }
         let e_ok = logged_e.is_none_or(|e| {
-            tags.first().is_some_and(
-                |t| match (phi_chosen, numerics.ambig_from_second_member()) {
-                    // The prefixed tag overwrote `e` (shared dict); only its first half is ours.
-                    (true, true) => half(&t.to_string()) == half(e),
-                    // Fixed mode writes the stripped form; compare it with the logged one, unprefixed.
-                    (true, false) => half(&t.stripped()) == aggregate::strip_bio(&half(e), "_"),
-                    (false, _) => t.stripped() == e,
-                },
-            )
+            tags.first().is_some_and(|t| match (phi_chosen, numerics.ambig_from_second_member()) {
+                // The prefixed tag overwrote `e` (shared dict); only its first half is ours.
+                (true, true) => half(&t.to_string()) == half(e),
+                // Fixed mode writes the stripped form; compare it with the logged one, unprefixed.
+                (true, false) => half(&t.stripped()) == aggregate::strip_bio(&half(e), "_"),
+                (false, _) => t.stripped() == e,
+            })
         });
         self.summary.tag_terms += expected.len();
         self.summary.tag_terms_exact += ok_terms;
@@ -655,19 +503,8 @@ impl<'a> Replayer<'a> {
             self.summary.tags_exact += 1;
         } else {
             let got: Vec<String> = tags.iter().map(ToString::to_string).collect();
-            let check = if phi_chosen {
-                "dual_tags_first_half"
-            } else {
-                "dual_tags"
-            };
-            self.mismatch(
-                n,
-                s.key,
-                &chosen.terms[s.start],
-                check,
-                expected.join(" "),
-                got.join(" "),
-            );
+            let check = if phi_chosen { "dual_tags_first_half" } else { "dual_tags" };
+            self.mismatch(n, s.key, &chosen.terms[s.start], check, expected.join(" "), got.join(" "));
         }
         Ok(())
     }
@@ -676,9 +513,7 @@ impl<'a> Replayer<'a> {
 fn parse_key(key: &str, n_terms: usize) -> Result<usize> {
     match key.parse::<usize>() {
         Ok(k) if (1..=n_terms).contains(&k) => Ok(k),
-        _ => Err(anyhow!(
-            "bad span key {key:?} (expected a term index 1..={n_terms})"
-        )),
+        _ => Err(anyhow!("bad span key {key:?} (expected a term index 1..={n_terms})")),
     }
 }
 
@@ -688,10 +523,7 @@ fn pooled_matches(ours: &[PooledGroup], logged: &[LoggedPooled]) -> bool {
             o.group == *l.e.as_str()
                 && numpy_round(o.confidence, 4) == l.confidence
                 && o.stypes.len() == l.stypes.0.len()
-                && o.stypes
-                    .iter()
-                    .zip(&l.stypes.0)
-                    .all(|((ol, ox), (ll, lx))| ol == ll.as_str() && numpy_round(*ox, 4) == *lx)
+                && o.stypes.iter().zip(&l.stypes.0).all(|((ol, ox), (ll, lx))| ol == ll.as_str() && numpy_round(*ox, 4) == *lx)
         })
 }
 
@@ -700,50 +532,30 @@ fn pooled_close(ours: &[PooledGroup], logged: &[LoggedPooled]) -> bool {
     const TOL: f64 = 2e-4;
     let near = |a: f64, b: f64| (numpy_round(a, 4) - b).abs() <= TOL;
     ours.len() == logged.len()
-        && ours
-            .first()
-            .map(|g| &g.group)
-            .zip(logged.first())
-            .is_some_and(|(o, l)| o == l.e.as_str())
+        && ours.first().map(|g| &g.group).zip(logged.first()).is_some_and(|(o, l)| o == l.e.as_str())
         && logged.iter().all(|l| {
-            ours.iter()
-                .find(|o| o.group == *l.e.as_str())
-                .is_some_and(|o| {
-                    near(o.confidence, l.confidence)
-                        && o.stypes.len() == l.stypes.0.len()
-                        && l.stypes.0.iter().all(|(name, x)| {
-                            o.stypes
-                                .iter()
-                                .find(|(n, _)| n == name.as_str())
-                                .is_some_and(|(_, y)| near(*y, *x))
-                        })
-                })
+            ours.iter().find(|o| o.group == *l.e.as_str()).is_some_and(|o| {
+                near(o.confidence, l.confidence)
+                    && o.stypes.len() == l.stypes.0.len()
+                    && l.stypes
+                        .0
+                        .iter()
+                        .all(|(name, x)| o.stypes.iter().find(|(n, _)| n == name.as_str()).is_some_and(|(_, y)| near(*y, *x)))
+            })
         })
 }
 
 fn packed_matches(ours: &[PackedScore], logged: &[LoggedPacked]) -> bool {
     ours.len() == logged.len()
-        && ours
-            .iter()
-            .zip(logged)
-            .all(|(o, l)| o.tag.to_string() == l.e && numpy_round(o.confidence, 4) == l.confidence)
+        && ours.iter().zip(logged).all(|(o, l)| o.tag.to_string() == l.e && numpy_round(o.confidence, 4) == l.confidence)
 }
 
 fn show_pooled(v: &[PooledGroup]) -> String {
     let items: Vec<String> = v
         .iter()
         .map(|g| {
-            let st: Vec<String> = g
-                .stypes
-                .iter()
-                .map(|(l, x)| format!("{l} {}", numpy_round(*x, 4)))
-                .collect();
-            format!(
-                "{} {} {{{}}}",
-                g.group,
-                numpy_round(g.confidence, 4),
-                st.join(", ")
-            )
+            let st: Vec<String> = g.stypes.iter().map(|(l, x)| format!("{l} {}", numpy_round(*x, 4))).collect();
+            format!("{} {} {{{}}}", g.group, numpy_round(g.confidence, 4), st.join(", "))
         })
         .collect();
     items.join("; ")
@@ -761,18 +573,12 @@ fn show_logged_pooled(v: &[LoggedPooled]) -> String {
 }
 
 fn show_packed(v: &[PackedScore]) -> String {
-    let items: Vec<String> = v
-        .iter()
-        .map(|p| format!("{} {}", p.tag, numpy_round(p.confidence, 4)))
-        .collect();
+    let items: Vec<String> = v.iter().map(|p| format!("{} {}", p.tag, numpy_round(p.confidence, 4))).collect();
     items.join("; ")
 }
 
 fn show_logged_packed(v: &[LoggedPacked]) -> String {
-    let items: Vec<String> = v
-        .iter()
-        .map(|p| format!("{} {}", p.e, p.confidence))
-        .collect();
+    let items: Vec<String> = v.iter().map(|p| format!("{} {}", p.e, p.confidence)).collect();
     items.join("; ")
 }
 
@@ -782,8 +588,7 @@ mod tests {
 
     #[test]
     fn ordered_keeps_key_order() {
-        let o: Ordered<f64> =
-            serde_json::from_str(r#"{"b": 1.0, "a": 2.0, "10": 3.0, "2": 4.0}"#).unwrap();
+        let o: Ordered<f64> = serde_json::from_str(r#"{"b": 1.0, "a": 2.0, "10": 3.0, "2": 4.0}"#).unwrap();
         let keys: Vec<&str> = o.0.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["b", "a", "10", "2"]);
     }
@@ -791,11 +596,7 @@ mod tests {
     #[test]
     fn empty_input_is_an_error() {
         assert!(replay_bytes(b"  \n", &ReplayOptions::default()).is_err());
-        let err =
-            replay_bytes(b"{\"ensembled_ner\": {}} {", &ReplayOptions::default()).unwrap_err();
-        assert!(
-            format!("{err:#}").starts_with("record 1: missing field"),
-            "{err:#}"
-        );
+        let err = replay_bytes(b"{\"ensembled_ner\": {}} {", &ReplayOptions::default()).unwrap_err();
+        assert!(format!("{err:#}").starts_with("record 1: missing field"), "{err:#}");
     }
 }

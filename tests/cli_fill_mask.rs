@@ -4,25 +4,20 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn maskner(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_maskner"));
-    cmd.args(args).env("HF_HUB_OFFLINE", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run maskner")
-}
-
-fn fixture(name: &str) -> String {
-    common::root().join("data/fixtures").join(name).display().to_string()
-}
 
 #[test]
 fn json_has_masks_and_cls_with_logits() {
-    let out = maskner(
-        &["fill-mask", "--model", &fixture("tiny-bert-cased"), "--top-k", "4", "--json", "Lou Gehrig worked in [MASK] and [MASK] ."],
+    let out = common::maskner(
+        &[
+            "fill-mask",
+            "--model",
+            &common::fixture_arg("tiny-bert-cased"),
+            "--top-k",
+            "4",
+            "--json",
+            "Lou Gehrig worked in [MASK] and [MASK] .",
+        ],
+        None,
         &[],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -43,18 +38,17 @@ fn json_has_masks_and_cls_with_logits() {
 
 #[test]
 fn hub_id_resolves_from_the_cache_offline() {
-    let tmp = std::env::temp_dir().join(format!("maskner-hfcache-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = common::tmp("fm-hfcache");
     let snap = tmp.join("hub/models--acme--tiny-bert/snapshots/0123abcd");
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::create_dir_all(tmp.join("hub/models--acme--tiny-bert/refs")).unwrap();
     std::fs::write(tmp.join("hub/models--acme--tiny-bert/refs/main"), "0123abcd").unwrap();
-    let src = common::root().join("data/fixtures/tiny-bert-uncased");
+    let src = common::fixture("tiny-bert-uncased");
     for f in ["config.json", "model.safetensors"] {
         std::fs::copy(src.join(f), snap.join(f)).unwrap();
     }
     // tokenizer missing: a clear error naming what is missing
-    let out = maskner(&["fill-mask", "--model", "acme/tiny-bert", "a [MASK]"], &[("HF_HOME", &tmp)]);
+    let out = common::maskner(&["fill-mask", "--model", "acme/tiny-bert", "a [MASK]"], None, &[("HF_HOME", &tmp)]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing: tokenizer.json or vocab.txt") && err.contains("HF_HUB_OFFLINE"), "{err}");
@@ -63,11 +57,12 @@ fn hub_id_resolves_from_the_cache_offline() {
     for f in ["tokenizer.json", "tokenizer_config.json"] {
         std::fs::copy(src.join(f), snap.join(f)).unwrap();
     }
-    let out = maskner(&["fill-mask", "--model", "acme/tiny-bert", "--json", "a [MASK]"], &[("HF_HOME", &tmp)]);
+    let out = common::maskner(&["fill-mask", "--model", "acme/tiny-bert", "--json", "a [MASK]"], None, &[("HF_HOME", &tmp)]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let hub = tmp.join("hub");
-    let out = maskner(
+    let out = common::maskner(
         &["fill-mask", "--model", "acme/tiny-bert", "--json", "a [MASK]"],
+        None,
         &[("HF_HUB_CACHE", &hub), ("HF_HOME", Path::new("/nonexistent"))],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -76,31 +71,32 @@ fn hub_id_resolves_from_the_cache_offline() {
 
 #[test]
 fn input_file_lines_each_give_one_record_also_on_error() {
-    let tmp = std::env::temp_dir().join(format!("maskner-fm-input-{}.txt", std::process::id()));
+    let dir = common::tmp("fm-input");
+    let tmp = dir.join("input.txt");
     let long = "word ".repeat(80);
     let mut bytes = b"Lou [MASK] .\n".to_vec();
     bytes.extend_from_slice(b"bad \xff utf8 [MASK]\n");
     bytes.extend_from_slice(format!("{long}[MASK]\n").as_bytes());
     bytes.extend_from_slice(b"The [MASK] cells .\n");
     std::fs::write(&tmp, bytes).unwrap();
-    let out = maskner(
-        &["fill-mask", "--model", &fixture("tiny-bert-cased"), "--json", "--input", tmp.to_str().unwrap()],
+    let out = common::maskner(
+        &["fill-mask", "--model", &common::fixture_arg("tiny-bert-cased"), "--json", "--input", tmp.to_str().unwrap()],
+        None,
         &[],
     );
     assert_eq!(out.status.code(), Some(2), "errors are reported in the exit code");
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4);
     assert!(lines[0]["masks"].is_array());
     assert!(lines[1]["error"].as_str().unwrap().contains("line 2: invalid UTF-8"));
     assert!(lines[2]["error"].as_str().unwrap().contains("more than the model's maximum of 64"));
     assert_eq!(lines[3]["masks"][0]["position"], 2);
-    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn missing_model_directory_is_one_line() {
-    let out = maskner(&["fill-mask", "--model", "./no/such/dir", "a [MASK]"], &[]);
+    let out = common::maskner(&["fill-mask", "--model", "./no/such/dir", "a [MASK]"], None, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no such model directory"), "{err}");

@@ -46,7 +46,12 @@ fn pinned(name: &str, args: &[String], stdin: &str) {
         return;
     }
     let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(got == want, "{name}: output differs from {}\n--- got ---\n{got}\n--- stderr ---\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        got == want,
+        "{name}: output differs from {}\n--- got ---\n{got}\n--- stderr ---\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

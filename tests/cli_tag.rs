@@ -5,16 +5,12 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-fn fixture(name: &str) -> String {
-    common::root().join("data/fixtures").join(name).display().to_string()
-}
+use std::process::Output;
 
 /// `maskner tag` with the two tiny fixtures as `bio` and `phi`.
 fn tag(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let bio = format!("bio={}", fixture("tiny-bert-cased"));
-    let phi = format!("phi={}", fixture("tiny-bert-uncased"));
+    let bio = format!("bio={}", common::fixture_arg("tiny-bert-cased"));
+    let phi = format!("phi={}", common::fixture_arg("tiny-bert-uncased"));
     let mut all = vec!["--model", &bio, "--model", &phi];
     all.extend_from_slice(args);
     run(&all, stdin)
@@ -22,27 +18,7 @@ fn tag(args: &[&str], stdin: Option<&[u8]>) -> Output {
 
 /// `maskner tag ARGS` with a private map cache, offline.
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    maskner(&[&["tag"], args].concat(), stdin)
-}
-
-fn maskner(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let cache = std::env::temp_dir().join(format!("maskner-tag-cache-{}", std::process::id()));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_maskner"));
-    cmd.args(args)
-        .env("MASKNER_CACHE", &cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn maskner");
-    if let Some(bytes) = stdin {
-        use std::io::Write;
-        // a child that refuses its arguments exits without reading: a broken pipe is fine
-        let _ = child.stdin.take().unwrap().write_all(bytes);
-    } else {
-        drop(child.stdin.take());
-    }
-    child.wait_with_output().unwrap()
+    common::maskner(&[&["tag"], args].concat(), stdin, &[])
 }
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
@@ -141,7 +117,7 @@ fn results_do_not_depend_on_batching() {
 
 #[test]
 fn one_member_runs_alone() {
-    let phi = format!("phi={}", fixture("tiny-bert-uncased"));
+    let phi = format!("phi={}", common::fixture_arg("tiny-bert-uncased"));
     let out = run(&["--members", "phi", "--model", &phi, "--format", "conll", "Paris:__entity__ is nice"], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
@@ -153,11 +129,12 @@ fn one_member_runs_alone() {
 
 #[test]
 fn a_token_classifier_runs_alone_and_as_an_ensemble_member() {
-    let scibert = fixture("tiny-scibert-ner-jnlpba");
+    let scibert = common::fixture_arg("tiny-scibert-ner-jnlpba");
     let labels = common::root().join("descriptors/members/fran-martinez--scibert_scivocab_cased_ner_jnlpba.labels.txt");
     let lab = format!("{scibert}={}", labels.display());
     // alone: its own entities, mapped to our groups
-    let out = run(&["--members", &scibert, "--labels", &lab, "--format", "hf", "The BRCA1 protein repairs damaged DNA in breast tissue."], None);
+    let out =
+        run(&["--members", &scibert, "--labels", &lab, "--format", "hf", "The BRCA1 protein repairs damaged DNA in breast tissue."], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ents = lines(&out)[0].as_array().unwrap().clone();
     assert!(!ents.is_empty());
@@ -166,8 +143,11 @@ fn a_token_classifier_runs_alone_and_as_an_ensemble_member() {
         assert!(g == "GENE" || g == "BODY_PART_OR_ORGAN_COMPONENT", "JNLPBA labels map to GENE or BODY_PART groups: {g}");
     }
     // in the ensemble: votes on the marked phrases next to a masked LM
-    let bio = format!("bio={}", fixture("tiny-bert-cased"));
-    let out = run(&["--members", &format!("bio,{scibert}"), "--model", &bio, "--labels", &lab, "--format", "conll", "BRCA1:__entity__ is mutated ."], None);
+    let bio = format!("bio={}", common::fixture_arg("tiny-bert-cased"));
+    let out = run(
+        &["--members", &format!("bio,{scibert}"), "--model", &bio, "--labels", &lab, "--format", "conll", "BRCA1:__entity__ is mutated ."],
+        None,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("BRCA1 B_"), "{text}");
@@ -178,17 +158,10 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn tmp_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("maskner-cli-tag-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn member_options_can_name_members_added_by_members() {
-    let cased = fixture("tiny-bert-cased");
-    let uncased = fixture("tiny-bert-uncased");
+    let cased = common::fixture_arg("tiny-bert-cased");
+    let uncased = common::fixture_arg("tiny-bert-uncased");
     // --model names the member --members added (by its path), which used to be "no member named"
     let swap = format!("{uncased}={cased}");
     let out = run(&["--members", &uncased, "--model", &swap, "--format", "conll", "Paris:__entity__ is nice"], None);
@@ -232,10 +205,10 @@ fn member_lists_and_label_maps_are_checked() {
 
 #[test]
 fn a_map_for_another_taxonomy_fails_at_load() {
-    let d = tmp_dir("taxonomy");
-    let cased = fixture("tiny-bert-cased");
+    let d = common::tmp("cli-tag-taxonomy");
+    let cased = common::fixture_arg("tiny-bert-cased");
     let map = d.join("feb-map");
-    let out = maskner(&["build-map", "--model", &cased, "--taxonomy", "feb2022", "--out", map.to_str().unwrap()], None);
+    let out = common::maskner(&["build-map", "--model", &cased, "--taxonomy", "feb2022", "--out", map.to_str().unwrap()], None, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     // --map names the member that --members added
     let m = format!("{cased}={}", map.display());
@@ -247,7 +220,11 @@ fn a_map_for_another_taxonomy_fails_at_load() {
     assert!(out.stdout.is_empty());
     // with the map's taxonomy it runs
     let cfg = d.join("feb.json");
-    std::fs::write(&cfg, format!(r#"{{"taxonomy": "feb2022", "members": [{{"name": "b", "model": "{cased}", "map": "{}"}}]}}"#, map.display())).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(r#"{{"taxonomy": "feb2022", "members": [{{"name": "b", "model": "{cased}", "map": "{}"}}]}}"#, map.display()),
+    )
+    .unwrap();
     let out = run(&["--config", cfg.to_str().unwrap(), "--format", "conll", "Paris:__entity__ is nice"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&d);
@@ -257,15 +234,26 @@ fn a_map_for_another_taxonomy_fails_at_load() {
 fn a_member_failing_on_some_inputs_gives_error_records_in_a_well_formed_array() {
     // a map whose meta.json claims jan2022 but whose every token is labelled SOFTWARE (a
     // feb2022 group): each sentence with descriptors fails in the member, the others succeed
-    let d = tmp_dir("member-error");
-    let cased = fixture("tiny-bert-cased");
-    let vocab = std::fs::read_to_string(common::root().join("data/fixtures/tiny-bert-cased/vocab.txt")).unwrap();
+    let d = common::tmp("cli-tag-member-error");
+    let cased = common::fixture_arg("tiny-bert-cased");
+    let vocab = std::fs::read_to_string(common::fixture("tiny-bert-cased").join("vocab.txt")).unwrap();
     let labels: String = vocab.lines().map(|t| format!("SOFTWARE 1 {t}\n")).collect();
     std::fs::write(d.join("labels.txt"), labels).unwrap();
     let map = d.join("map");
-    let out = maskner(
-        &["build-map", "--import", d.join("labels.txt").to_str().unwrap(), "--taxonomy", "feb2022", "--model", &cased, "--out", map.to_str().unwrap()],
+    let out = common::maskner(
+        &[
+            "build-map",
+            "--import",
+            d.join("labels.txt").to_str().unwrap(),
+            "--taxonomy",
+            "feb2022",
+            "--model",
+            &cased,
+            "--out",
+            map.to_str().unwrap(),
+        ],
         None,
+        &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let meta = std::fs::read_to_string(map.join("meta.json")).unwrap().replace("\"feb2022\"", "\"jan2022\"");
@@ -320,7 +308,11 @@ fn texts_and_input_together_are_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
-    let out = maskner(&["fill-mask", "--model", &fixture("tiny-bert-cased"), "--input", "-", "a [MASK] ."], Some(b"b [MASK] .\n"));
+    let out = common::maskner(
+        &["fill-mask", "--model", &common::fixture_arg("tiny-bert-cased"), "--input", "-", "a [MASK] ."],
+        Some(b"b [MASK] .\n"),
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
 }
@@ -349,8 +341,8 @@ fn marker_mode_words_are_the_phrase_without_markers() {
 
 #[test]
 fn engine_config_files_are_strict() {
-    let d = tmp_dir("config");
-    let cased = fixture("tiny-bert-cased");
+    let d = common::tmp("cli-tag-config");
+    let cased = common::fixture_arg("tiny-bert-cased");
     let f = d.join("engine.json");
     std::fs::write(&f, format!(r#"{{"members": [{{"name": "b", "model": "{cased}", "precedance": ["GENE"]}}]}}"#)).unwrap();
     let out = run(&["--config", f.to_str().unwrap(), "x"], None);

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use maskner::entity_map::Taxonomy;
 use maskner::token_classify::{Aggregation, EntitySpan, LoadOptions, Target, TokenClassifier};
@@ -28,10 +28,6 @@ struct GoldenText {
 const SCIBERT: (&str, &str) = ("tiny-scibert-ner-jnlpba", "fran-martinez--scibert_scivocab_cased_ner_jnlpba.labels.txt");
 const DEBERTA: (&str, &str) = ("tiny-deberta-v3-ner", "venkatd--BIOMed_NER.labels.txt");
 
-fn fixture(name: &str) -> String {
-    common::root().join("data/fixtures").join(name).display().to_string()
-}
-
 fn labels_file(name: &str) -> PathBuf {
     common::root().join("descriptors/members").join(name)
 }
@@ -41,21 +37,9 @@ fn golden(fixture: &str) -> Golden {
     serde_json::from_str(&std::fs::read_to_string(p).expect("golden file")).expect("golden json")
 }
 
+/// `maskner tag ARGS` with a private map cache, offline.
 fn tag(args: &[&str], stdin: &[u8]) -> Output {
-    let cache = std::env::temp_dir().join(format!("maskner-tc-cli-cache-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_maskner"))
-        .arg("tag")
-        .args(args)
-        .env("MASKNER_CACHE", &cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn maskner");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    common::maskner(&[&["tag"], args].concat(), Some(stdin), &[])
 }
 
 fn jsonl(texts: &[&str]) -> Vec<u8> {
@@ -81,7 +65,7 @@ fn expected(tc: &TokenClassifier, golden: &[EntitySpan]) -> Vec<(String, String,
 /// `maskner tag --members DIR --format hf --aggregation X [--stride N]` on every golden text,
 /// against the pipeline's entities.
 fn matches_the_pipeline((name, labels): (&str, &str)) {
-    let dir = fixture(name);
+    let dir = common::fixture_arg(name);
     let lab = format!("{dir}={}", labels_file(labels).display());
     let opts = LoadOptions { labels: Some(labels_file(labels)), taxonomy: Taxonomy::jan2022() };
     let tc = TokenClassifier::load_with(&dir, std::path::Path::new(&dir), &opts).unwrap();
@@ -94,11 +78,26 @@ fn matches_the_pipeline((name, labels): (&str, &str)) {
         let mut outputs = Vec::new();
         for (k, &stride) in strides.iter().enumerate() {
             // texts that fit one window do not depend on the stride: run them once
-            let texts: Vec<&GoldenText> =
-                g.texts.iter().filter(|t| t.stride == Some(stride) || (k == 0 && t.stride.is_none())).collect();
+            let texts: Vec<&GoldenText> = g.texts.iter().filter(|t| t.stride == Some(stride) || (k == 0 && t.stride.is_none())).collect();
             let input = jsonl(&texts.iter().map(|t| t.text.as_str()).collect::<Vec<_>>());
             let s = stride.to_string();
-            let out = tag(&["--members", &dir, "--labels", &lab, "--format", "hf", "--aggregation", strategy.as_str(), "--stride", &s, "--input", "-"], &input);
+            let out = tag(
+                &[
+                    "--members",
+                    &dir,
+                    "--labels",
+                    &lab,
+                    "--format",
+                    "hf",
+                    "--aggregation",
+                    strategy.as_str(),
+                    "--stride",
+                    &s,
+                    "--input",
+                    "-",
+                ],
+                &input,
+            );
             assert!(out.status.success(), "{name} {strategy}: {}", String::from_utf8_lossy(&out.stderr));
             let got: Vec<serde_json::Value> =
                 String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -138,11 +137,12 @@ fn deberta_alone_gives_the_pipeline_entities_for_each_strategy() {
 
 #[test]
 fn the_strategy_changes_the_output_and_json_shows_the_models_label() {
-    let dir = fixture(SCIBERT.0);
+    let dir = common::fixture_arg(SCIBERT.0);
     let lab = format!("{dir}={}", labels_file(SCIBERT.1).display());
     let text = "Imatinib mesylate inhibits the BCR-ABL tyrosine kinase in chronic myeloid leukemia cells.";
     let run = |strategy: &str, format: &str| {
-        let out = tag(&["--members", &dir, "--labels", &lab, "--format", format, "--aggregation", strategy, "--input", "-"], &jsonl(&[text]));
+        let out =
+            tag(&["--members", &dir, "--labels", &lab, "--format", format, "--aggregation", strategy, "--input", "-"], &jsonl(&[text]));
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
@@ -160,14 +160,16 @@ fn the_strategy_changes_the_output_and_json_shows_the_models_label() {
     // conll follows the same entities word by word
     let conll = String::from_utf8(run("first", "conll")).unwrap();
     assert!(conll.lines().any(|l| l == "inhibits B_CELL[BODY_PART_OR_ORGAN_COMPONENT]"), "{conll}");
-    assert!(conll.lines().next().unwrap().starts_with("Imatinib B_") && conll.lines().nth(1).unwrap().starts_with("mesylate I_"), "{conll}");
+    assert!(
+        conll.lines().next().unwrap().starts_with("Imatinib B_") && conll.lines().nth(1).unwrap().starts_with("mesylate I_"),
+        "{conll}"
+    );
 }
 
 #[test]
 fn unmapped_labels_are_reported_and_kept() {
-    let dir = fixture(SCIBERT.0);
-    let d = std::env::temp_dir().join(format!("maskner-tc-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
+    let dir = common::fixture_arg(SCIBERT.0);
+    let d = common::tmp("tc-cli-unmapped");
     let partial = d.join("partial.labels.txt");
     std::fs::write(&partial, "protein GENE[PROTEIN]\nO -\n").unwrap();
     let lab = format!("{dir}={}", partial.display());
@@ -187,7 +189,7 @@ fn unmapped_labels_are_reported_and_kept() {
 
 #[test]
 fn a_stride_that_leaves_no_room_is_an_error() {
-    let dir = fixture(SCIBERT.0);
+    let dir = common::fixture_arg(SCIBERT.0);
     let out = tag(&["--members", &dir, "--stride", "62", "x"], b"");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -197,32 +199,21 @@ fn a_stride_that_leaves_no_room_is_an_error() {
 #[test]
 fn a_hub_member_is_named_by_its_id_and_uses_the_builtin_label_map() {
     // the fixture in the Hugging Face cache layout under the real model's hub id (offline)
-    let hub = std::env::temp_dir().join(format!("maskner-tc-hub-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&hub);
+    let hub = common::tmp("tc-cli-hub");
     let repo = hub.join("models--fran-martinez--scibert_scivocab_cased_ner_jnlpba");
     let snap = repo.join("snapshots/0123abcd");
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::create_dir_all(repo.join("refs")).unwrap();
     std::fs::write(repo.join("refs/main"), "0123abcd").unwrap();
-    for e in std::fs::read_dir(fixture(SCIBERT.0)).unwrap() {
+    for e in std::fs::read_dir(common::fixture(SCIBERT.0)).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), snap.join(e.file_name())).unwrap();
     }
     let id = "fran-martinez/scibert_scivocab_cased_ner_jnlpba";
     let text = "Imatinib mesylate inhibits the BCR-ABL tyrosine kinase in chronic myeloid leukemia cells.";
     let run = |extra: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_maskner"))
-            .args(["tag", "--members", id, "--format", "jsonl"])
-            .args(extra)
-            .arg(text)
-            .env("HF_HUB_CACHE", &hub)
-            .env("HF_HUB_OFFLINE", "1")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take();
-        child.wait_with_output().unwrap()
+        let args = [&["tag", "--members", id, "--format", "jsonl"][..], extra, &[text]].concat();
+        common::maskner(&args, None, &[("HF_HUB_CACHE", &hub)])
     };
     let out = run(&["--aggregation", "average"]);
     let err = String::from_utf8_lossy(&out.stderr);

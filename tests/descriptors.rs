@@ -13,32 +13,21 @@ mod common;
 
 use maskner::compat::Numerics;
 use maskner::descriptors::{self, HarvestContext, Prompt, PromptKind, Stoplist, TOP_K, VocabCasing};
+use maskner::engine::{Engine, EngineConfig, MemberKind, MemberSpec, PhraseMode, TagRequest, TagResult};
 use maskner::ensemble::SecondCsRule;
 use maskner::entity_map::{EntityMap, Taxonomy};
 use maskner::mlm::{Logits, MaskedLm, WordPieceTokenizer};
-use maskner::engine::{Engine, EngineConfig, MemberKind, MemberSpec, PhraseMode, TagRequest, TagResult};
 use maskner::progress::Quiet;
 use std::ops::Range;
-use std::path::PathBuf;
 
 // ---------------------------------------------------------------- helpers
 
-fn fixture_dir(name: &str) -> PathBuf {
-    common::root().join("data/fixtures").join(name)
-}
-
 fn load(name: &str) -> MaskedLm {
-    MaskedLm::load(name, &fixture_dir(name)).expect("fixture model loads")
+    MaskedLm::load(name, &common::fixture(name)).expect("fixture model loads")
 }
 
 fn words(s: &str) -> Vec<String> {
     s.split(' ').map(str::to_string).collect()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("maskner-desc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    p
 }
 
 /// A map over `vocab`, imported from a reference-format labels.txt where every token is
@@ -51,10 +40,11 @@ fn map_over(vocab: &[String], labelled: &[(&str, &str)], name: &str) -> EntityMa
             format!("{sig} {t}\n")
         })
         .collect();
-    let path = tmp(&format!("{name}-labels.txt"));
+    let dir = common::tmp(&format!("{name}-labels"));
+    let path = dir.join("labels.txt");
     std::fs::write(&path, lines).unwrap();
     let map = EntityMap::from_labels_txt(&path, &Taxonomy::jan2022()).expect("map");
-    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     map
 }
 
@@ -247,8 +237,32 @@ fn a_phrase_range_outside_the_sentence_is_an_error() {
 
 /// A hand-made vocabulary (ids in this order) with the tokens the filters are about.
 const HARVEST_VOCAB: &[&str] = &[
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "...", "()", "--", "?!", "#$", "'s", "##s", "##ing", "The", "is",
-    "Paris", "London", "Boston", "Canada", "Berlin", "Oslo", "two", "60", "Mesothelioma",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    ".",
+    ",",
+    "...",
+    "()",
+    "--",
+    "?!",
+    "#$",
+    "'s",
+    "##s",
+    "##ing",
+    "The",
+    "is",
+    "Paris",
+    "London",
+    "Boston",
+    "Canada",
+    "Berlin",
+    "Oslo",
+    "two",
+    "60",
+    "Mesothelioma",
 ];
 
 struct Bench {
@@ -260,8 +274,7 @@ struct Bench {
 impl Bench {
     fn new() -> Self {
         let unique = format!("{:?}", std::thread::current().id()).replace(['(', ')'], "");
-        let dir = tmp(&format!("vocab-{unique}"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::tmp(&format!("vocab-{unique}"));
         // padded to 100 entries: `Logits::ranked` works in blocks of at least 64
         let lines: Vec<String> =
             HARVEST_VOCAB.iter().map(|t| t.to_string()).chain((HARVEST_VOCAB.len()..100).map(|i| format!("[unused{i}]"))).collect();
@@ -287,7 +300,14 @@ impl Bench {
         Logits::new(v)
     }
 
-    fn harvest(&self, numerics: Numerics, kind: &PromptKind, at_cls: bool, budget: usize, scores: &[(&str, f32)]) -> Vec<(String, String, f64)> {
+    fn harvest(
+        &self,
+        numerics: Numerics,
+        kind: &PromptKind,
+        at_cls: bool,
+        budget: usize,
+        scores: &[(&str, f32)],
+    ) -> Vec<(String, String, f64)> {
         let ctx = HarvestContext { tokenizer: &self.tok, map: &self.map, stoplist: &self.stop, numerics };
         descriptors::harvest(&ctx, &self.logits(scores), kind, at_cls, budget)
             .into_iter()
@@ -447,7 +467,7 @@ fn engine(members: &[(&str, &str, bool)], numerics: Numerics, tag: &str) -> Engi
         .map(|&(name, model, use_cls)| {
             let lm = load(model);
             let vocab = lm.tokenizer().vocab();
-            let dir = tmp(&format!("{tag}-{name}"));
+            let dir = common::tmp(&format!("{tag}-{name}"));
             let map = map_over(vocab, &[("Paris", "LOCATION 12"), ("paris", "LOCATION 12")], &format!("{tag}-{name}"));
             map.save(&dir).unwrap();
             dirs.push(dir.clone());
@@ -456,7 +476,7 @@ fn engine(members: &[(&str, &str, bool)], numerics: Numerics, tag: &str) -> Engi
                 kind: MemberKind::MaskedLm,
                 map: Some(dir),
                 use_cls,
-                ..MemberSpec::from_model(&fixture_dir(model).display().to_string())
+                ..MemberSpec::from_model(&common::fixture_arg(model))
             }
         })
         .collect();

@@ -6,21 +6,6 @@ mod common;
 use maskner::entity_map::build::{self, BuildOptions, Rule};
 use maskner::entity_map::neighbours::{Embeddings, SearchMode};
 use maskner::entity_map::{EntityMap, SeedSet, Taxonomy, quality};
-use std::process::Command;
-
-fn maskner(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_maskner"))
-        .args(args)
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("run maskner")
-}
-
-fn tmp(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("maskner-em-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    p
-}
 
 const LABELS_TXT: &str = "OTHER 0 [PAD]\nOTHER 0 [CLS]\nDISEASE/GENE/HAZARDOUS_OR_POISONOUS_SUBSTANCE 38/2/1 mesothelioma\n\
 DRUG/GENE 0/0 imatinib\nGENE/PROTEIN 634/225 EGFR\nLAB_TEST_COMPONENT 12 eGFR\nLOCATION/PERSON 10/5 that\n\
@@ -28,19 +13,22 @@ LOCATION 7 Zürich\nOTHER 0 ##ing\nDEVICE_ADJECTIVE 3 sleek\n";
 
 #[test]
 fn labels_txt_import_export_is_byte_identical() {
-    let dir = tmp("import");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::tmp("em-import");
     let src = dir.join("labels.txt");
     std::fs::write(&src, LABELS_TXT).unwrap();
     let map = dir.join("map");
-    let out = maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", map.to_str().unwrap()]);
+    let out = common::maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", map.to_str().unwrap()], None, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let back = dir.join("back.txt");
-    let out = maskner(&["export-map", "--map", map.to_str().unwrap(), "--out", back.to_str().unwrap()]);
+    let out = common::maskner(&["export-map", "--map", map.to_str().unwrap(), "--out", back.to_str().unwrap()], None, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read(&back).unwrap(), LABELS_TXT.as_bytes());
 
-    let out = maskner(&["lookup", "--map", map.to_str().unwrap(), "EGFR", "Egfr", "ZÜRICH", "2019", "imatinib", "that", "xyz"]);
+    let out = common::maskner(
+        &["lookup", "--map", map.to_str().unwrap(), "EGFR", "Egfr", "ZÜRICH", "2019", "imatinib", "that", "xyz"],
+        None,
+        &[],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "EGFR\tGENE/PROTEIN 634/225\texact");
@@ -55,16 +43,15 @@ fn labels_txt_import_export_is_byte_identical() {
 
 #[test]
 fn malformed_labels_txt_names_file_and_line() {
-    let dir = tmp("bad");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::tmp("em-bad");
     let src = dir.join("labels.txt");
     std::fs::write(&src, "OTHER 0 [PAD]\nDISEASE 3\n").unwrap();
-    let out = maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", dir.join("m").to_str().unwrap()]);
+    let out = common::maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", dir.join("m").to_str().unwrap()], None, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("labels.txt line 2: expected 3 fields"), "{err}");
     std::fs::write(&src, "FOO 3 x\n").unwrap();
-    let out = maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", dir.join("m").to_str().unwrap()]);
+    let out = common::maskner(&["build-map", "--import", src.to_str().unwrap(), "--out", dir.join("m").to_str().unwrap()], None, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 1") && err.contains("unknown entity label \"FOO\""), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -161,9 +148,10 @@ fn map_quality_on_real_embeddings_stays_above_the_bar() {
 
 #[test]
 fn build_map_cli_on_a_fixture_model_writes_a_loadable_map() {
-    let out_dir = tmp("cli-build");
-    let model = common::root().join("data/fixtures/tiny-bert-cased");
-    let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    let d = common::tmp("em-cli-build");
+    let out_dir = d.join("map");
+    let model = common::fixture("tiny-bert-cased");
+    let out = common::maskner(&["build-map", "--model", model.to_str().unwrap(), "--out", out_dir.to_str().unwrap()], None, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(meta["source"], "knn");
@@ -171,21 +159,26 @@ fn build_map_cli_on_a_fixture_model_writes_a_loadable_map() {
     let map = EntityMap::open(&out_dir).unwrap();
     let lm = maskner::mlm::MaskedLm::load("x", &model).unwrap();
     map.check_vocab(lm.tokenizer().vocab()).unwrap();
-    let other = maskner::mlm::MaskedLm::load("y", &common::root().join("data/fixtures/tiny-bert-uncased")).unwrap();
+    let other = maskner::mlm::MaskedLm::load("y", &common::fixture("tiny-bert-uncased")).unwrap();
     let err = map.check_vocab(other.tokenizer().vocab()).unwrap_err().to_string();
     assert!(err.contains("vocab mismatch"), "{err}");
     // seed terms keep their labels
     let (sig, _) = map.lookup("aspirin");
     assert!(sig.labels_field().contains("DRUG"), "{sig}");
-    std::fs::remove_dir_all(&out_dir).unwrap();
+    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
 fn build_map_cli_contextual_space() {
-    let model = common::root().join("data/fixtures/tiny-bert-cased");
-    let (input_dir, ctx_dir) = (tmp("cli-input"), tmp("cli-contextual"));
+    let model = common::fixture("tiny-bert-cased");
+    let d = common::tmp("em-cli-spaces");
+    let (input_dir, ctx_dir) = (d.join("input"), d.join("contextual"));
     for (dir, space) in [(&input_dir, "input"), (&ctx_dir, "contextual")] {
-        let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "--space", space, "--out", dir.to_str().unwrap()]);
+        let out = common::maskner(
+            &["build-map", "--model", model.to_str().unwrap(), "--space", space, "--out", dir.to_str().unwrap()],
+            None,
+            &[],
+        );
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         // the default space is left out of the settings, so older cache keys stay valid
@@ -197,10 +190,10 @@ fn build_map_cli_contextual_space() {
     assert!(b.lookup("aspirin").0.labels_field().contains("DRUG"));
     let differ = a.tokens().iter().filter(|t| a.lookup(t).0 != b.lookup(t).0).count();
     assert!(differ > 10, "only {differ} tokens differ between the spaces");
-    let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "--space", "nope"]);
+    let out = common::maskner(&["build-map", "--model", model.to_str().unwrap(), "--space", "nope"], None, &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("input, contextual, mixed"));
-    let _ = (std::fs::remove_dir_all(&input_dir), std::fs::remove_dir_all(&ctx_dir));
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// A seeded vocabulary of ~400 tokens in 24 dimensions whose rows have exactly nine entries of
@@ -314,11 +307,13 @@ fn oracle(vocab: &[String], emb: &Embeddings, seeds: &SeedSet, rule: Rule) -> Ve
         .map(|(tok, mut c)| {
             if c.is_empty() {
                 return match seeds.lower(tok).filter(|ls| !ls.is_empty()) {
-                    Some(ls) => format!("{} {}", ls.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("/"), vec!["0"; ls.len()].join("/")),
+                    Some(ls) => {
+                        format!("{} {}", ls.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("/"), vec!["0"; ls.len()].join("/"))
+                    }
                     None => "OTHER 0".to_string(),
                 };
             }
-            c.sort_by(|a, b| b.1.cmp(&a.1));
+            c.sort_by_key(|x| std::cmp::Reverse(x.1));
             let (ls, ns): (Vec<String>, Vec<String>) = c.into_iter().map(|(l, n)| (l, n.to_string())).unzip();
             format!("{} {}", ls.join("/"), ns.join("/"))
         })
@@ -343,8 +338,7 @@ fn v2_and_v1_builds_equal_a_literal_reading_of_the_rules() {
 
 #[test]
 fn map_files_mixed_from_two_maps_are_refused() {
-    let dir = tmp("mixed");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::tmp("em-mixed");
     let tax = Taxonomy::jan2022();
     for (name, text) in [("a", LABELS_TXT), ("b", "OTHER 0 [PAD]\nDRUG 4 aspirin\nGENE 2 EGFR\n")] {
         let src = dir.join(format!("{name}.txt"));
@@ -367,16 +361,17 @@ fn map_files_mixed_from_two_maps_are_refused() {
 
 #[test]
 fn build_map_errors_are_one_clear_line() {
-    let model = common::root().join("data/fixtures/tiny-bert-cased");
-    let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "--taxonomy", "nope", "--out", "/nonexistent/x"]);
+    let model = common::fixture("tiny-bert-cased");
+    let out =
+        common::maskner(&["build-map", "--model", model.to_str().unwrap(), "--taxonomy", "nope", "--out", "/nonexistent/x"], None, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("taxonomy nope: not a builtin name (jan2022, feb2022)"), "{err}");
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
-    let out = maskner(&["build-map", "--model", model.to_str().unwrap(), "-k", "0", "--out", "/nonexistent/x"]);
+    let out = common::maskner(&["build-map", "--model", model.to_str().unwrap(), "-k", "0", "--out", "/nonexistent/x"], None, &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("-k must be at least 1"));
-    let out = maskner(&["build-map", "--model", "./no/such/model"]);
+    let out = common::maskner(&["build-map", "--model", "./no/such/model"], None, &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such model directory"));
 }
 
@@ -386,14 +381,13 @@ fn map_cache_is_keyed_by_embeddings_not_by_how_the_model_was_named() {
     let tax = Taxonomy::jan2022();
     let seeds = SeedSet::builtin(&tax).unwrap();
     let opts = BuildOptions::default();
-    let root = common::root();
     let load = |spec: &str, dir: std::path::PathBuf| maskner::mlm::MaskedLm::load(spec, &dir).unwrap();
-    let abs = root.join("data/fixtures/tiny-bert-cased");
+    let abs = common::fixture("tiny-bert-cased");
     let a = load(abs.to_str().unwrap(), abs.clone());
     let b = load(abs.join("..").join("tiny-bert-cased").to_str().unwrap(), abs.join("..").join("tiny-bert-cased"));
     assert_eq!(cache::map_dir(&a, &seeds, &opts, &tax), cache::map_dir(&b, &seeds, &opts, &tax));
     // same vocabulary, other weights: another map
-    let med = root.join("data/fixtures/tiny-medbert-cased");
+    let med = common::fixture("tiny-medbert-cased");
     let m = load(med.to_str().unwrap(), med.clone());
     assert_eq!(m.tokenizer().vocab(), a.tokenizer().vocab());
     let (da, dm) = (cache::map_dir(&a, &seeds, &opts, &tax), cache::map_dir(&m, &seeds, &opts, &tax));

@@ -7,34 +7,17 @@ mod common;
 
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn fixture(name: &str) -> String {
-    common::root().join("data/fixtures").join(name).display().to_string()
-}
+use std::process::Output;
 
 fn bench(dataset: &str) -> PathBuf {
     common::benchmarks_path().join(dataset)
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("maskner-eval-dataset-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
 /// `maskner eval` with the fixture models as bio and phi and a private map cache.
 fn eval(args: &[&str]) -> Output {
-    let bio = format!("bio={}", fixture("tiny-bert-cased"));
-    let phi = format!("phi={}", fixture("tiny-bert-uncased"));
-    Command::new(env!("CARGO_BIN_EXE_maskner"))
-        .arg("eval")
-        .args(args)
-        .args(["--model", &bio, "--model", &phi])
-        .env("MASKNER_CACHE", tmp("cache"))
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("run maskner")
+    let bio = format!("bio={}", common::fixture_arg("tiny-bert-cased"));
+    let phi = format!("phi={}", common::fixture_arg("tiny-bert-uncased"));
+    common::maskner(&[&["eval"][..], args, &["--model", &bio, "--model", &phi]].concat(), None, &[])
 }
 
 fn json(out: &Output) -> Value {
@@ -207,7 +190,8 @@ fn conllpp_dev_both_modes_with_compat_and_prediction_files() {
     if common::benchmarks_dir().is_none() {
         return;
     }
-    let out = tmp("conllpp.txt");
+    let d = common::tmp("ed-conllpp");
+    let out = d.join("conllpp.txt");
     let v = json(&eval(&[
         "--dataset",
         bench("conllpp").to_str().unwrap(),
@@ -235,12 +219,12 @@ fn conllpp_dev_both_modes_with_compat_and_prediction_files() {
     // the prediction files: one block per gold sentence, aligned with the gold tokens, with
     // the period compat appends to sentences that do not end in punctuation
     let gold = gold_sentences(&bench("conllpp").join("conllpp_dev.txt"), 20);
-    let markers_file = tmp("conllpp.markers.txt");
+    let markers_file = d.join("conllpp.markers.txt");
     assert_eq!(v["modes"]["markers"]["predictions_file"], markers_file.display().to_string());
     let preds = blocks(&std::fs::read_to_string(&markers_file).unwrap());
     let appended = check_alignment(&gold, &preds, true);
     assert!(appended > 0, "some conllpp sentences (e.g. names, -DOCSTART-) get the appended period");
-    assert_eq!(blocks(&std::fs::read_to_string(tmp("conllpp.auto.txt")).unwrap()).len(), 20);
+    assert_eq!(blocks(&std::fs::read_to_string(d.join("conllpp.auto.txt")).unwrap()).len(), 20);
 }
 
 #[test]
@@ -248,7 +232,7 @@ fn default_numerics_print_no_appended_period() {
     if common::benchmarks_dir().is_none() {
         return;
     }
-    let out = tmp("conllpp-default.txt");
+    let out = common::tmp("ed-conllpp-default").join("conllpp-default.txt");
     let v = json(&eval(&[
         "--dataset",
         bench("conllpp").to_str().unwrap(),
@@ -303,7 +287,7 @@ fn custom_with_an_eval_config_override() {
     let mut config: Value =
         serde_json::from_str(&std::fs::read_to_string(bench("custom").join("reference_eval_config.json")).unwrap()).unwrap();
     config["mapping"].as_array_mut().unwrap().push(serde_json::json!({"g_name": "MISC", "disp_name": "MISC", "map": []}));
-    let path = tmp("custom_eval_config.json");
+    let path = common::tmp("ed-custom-config").join("custom_eval_config.json");
     std::fs::write(&path, config.to_string()).unwrap();
     let v = json(&eval(&[
         "--dataset",
@@ -325,19 +309,26 @@ fn scores_equal_rescoring_the_prediction_file() {
         return;
     }
     // the whole custom set, so the gold file and the predictions cover the same sentences
-    let out = tmp("custom-all.txt");
+    let out = common::tmp("ed-custom-all").join("custom-all.txt");
     let v = json(&eval(&["--dataset", bench("custom").to_str().unwrap(), "--split", "test", "--pred-out", out.to_str().unwrap()]));
     let m = &v["modes"]["markers"];
     let dir = bench("custom");
-    let file = Command::new(env!("CARGO_BIN_EXE_maskner"))
-        .args(["eval", "--scoring", "all", "--gold"])
-        .arg(dir.join("test.tsv"))
-        .arg("--pred")
-        .arg(&out)
-        .arg("--config")
-        .arg(dir.join("reference_eval_config.json"))
-        .output()
-        .unwrap();
+    let (gold, config) = (dir.join("test.tsv"), dir.join("reference_eval_config.json"));
+    let file = common::maskner(
+        &[
+            "eval",
+            "--scoring",
+            "all",
+            "--gold",
+            gold.to_str().unwrap(),
+            "--pred",
+            out.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    );
     let f = json(&file);
     assert_eq!(m["reference_2p"], f["reference"]);
     assert_eq!(m["span"], f["span"]);
@@ -352,31 +343,17 @@ fn detached_hyphen_stays_inside_the_phrase() {
     if common::benchmarks_dir().is_none() {
         return;
     }
-    let dir = tmp("hyphen-dataset");
+    let dir = common::tmp("ed-hyphen").join("hyphen-dataset");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(bench("NCBI-disease").join("reference_eval_config.json"), dir.join("reference_eval_config.json")).unwrap();
-    let sentence = |words: &[&str], labels: &[&str]| -> String {
-        words.iter().zip(labels).map(|(w, l)| format!("{w}\t{l}\n")).collect()
-    };
+    let sentence = |words: &[&str], labels: &[&str]| -> String { words.iter().zip(labels).map(|(w, l)| format!("{w}\t{l}\n")).collect() };
     let unmarked = ["Patients", "with", "Wiskott", "-", "Aldrich", "syndrome", "were", "studied", "."];
     let marked = ["The", "ATM", "gene", "causes", "ataxia", "-", "telangiectasia", "."];
-    let gold = [
-        sentence(&unmarked, &["O"; 9]),
-        sentence(&marked, &["O", "O", "O", "O", "B", "I", "I", "O"]),
-    ]
-    .join("\n");
+    let gold = [sentence(&unmarked, &["O"; 9]), sentence(&marked, &["O", "O", "O", "O", "B", "I", "I", "O"])].join("\n");
     std::fs::write(dir.join("devel.tsv"), gold).unwrap();
     let out = dir.join("preds.txt");
-    let v = json(&eval(&[
-        "--dataset",
-        dir.to_str().unwrap(),
-        "--split",
-        "devel",
-        "--phrases",
-        "both",
-        "--pred-out",
-        out.to_str().unwrap(),
-    ]));
+    let v =
+        json(&eval(&["--dataset", dir.to_str().unwrap(), "--split", "devel", "--phrases", "both", "--pred-out", out.to_str().unwrap()]));
     assert!(v["settings"]["chunker_words"].as_str().unwrap().contains("detached punctuation"), "{}", v["settings"]);
     for mode in ["markers", "auto"] {
         let preds = blocks(&std::fs::read_to_string(dir.join(format!("preds.{mode}.txt"))).unwrap());
@@ -395,17 +372,12 @@ fn malformed_gold_is_reported_with_file_and_line_before_models_load() {
     if common::benchmarks_dir().is_none() {
         return;
     }
-    let dir = tmp("bad-dataset");
+    let dir = common::tmp("ed-bad").join("bad-dataset");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(bench("NCBI-disease").join("reference_eval_config.json"), dir.join("reference_eval_config.json")).unwrap();
     std::fs::write(dir.join("devel.tsv"), "a\tO\nb\tB\n\nc\n").unwrap();
-    let bad_model = Command::new(env!("CARGO_BIN_EXE_maskner"))
-        .args(["eval", "--dataset"])
-        .arg(&dir)
-        .args(["--split", "devel", "--model", "bio=/nonexistent/model"])
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .unwrap();
+    let bad_model =
+        common::maskner(&["eval", "--dataset", dir.to_str().unwrap(), "--split", "devel", "--model", "bio=/nonexistent/model"], None, &[]);
     assert_eq!(bad_model.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad_model.stderr);
     assert!(err.contains("devel.tsv line 4: expected at least 2 columns"), "{err}");
@@ -434,4 +406,27 @@ fn usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--split"));
     let out = eval(&["--dataset", c, "--split", "test", "--strict"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_sentence_the_engine_fails_on_is_scored_as_all_o_and_counted() {
+    if common::benchmarks_dir().is_none() {
+        return;
+    }
+    let dir = common::tmp("ed-fail").join("one-long-phrase");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(bench("NCBI-disease").join("reference_eval_config.json"), dir.join("reference_eval_config.json")).unwrap();
+    // the middle sentence's marked phrase is longer than the fixtures' 64 word pieces
+    let long: String = (0..70).map(|i| format!("w{i}\t{}\n", if i == 0 { "B" } else { "I" })).collect();
+    std::fs::write(dir.join("devel.tsv"), format!("Aspirin\tB\nhelps\tO\n\n{long}\nFever\tB\nrecedes\tO\n\n")).unwrap();
+    let pred = dir.join("pred.txt");
+    let v = json(&eval(&["--dataset", dir.to_str().unwrap(), "--split", "devel", "--pred-out", pred.to_str().unwrap()]));
+    let engine = &v["modes"]["markers"]["engine"];
+    assert_eq!(engine["sentences"], 3, "{engine}");
+    assert_eq!(engine["failed_sentences"], 1, "{engine}");
+    let blocks = blocks(&std::fs::read_to_string(&pred).unwrap());
+    assert_eq!(blocks.len(), 3, "one block per gold sentence");
+    assert_eq!(blocks[1].len(), 70);
+    assert!(blocks[1].iter().enumerate().all(|(i, (w, t))| *w == format!("w{i}") && t == "O"), "{:?}", &blocks[1][..3]);
+    assert!(blocks[0][0].1.starts_with("B_") && blocks[2][0].1.starts_with("B_"), "the other sentences are tagged: {blocks:?}");
 }

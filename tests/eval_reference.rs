@@ -7,8 +7,7 @@
 mod common;
 
 use maskner::eval::{self, Config, Options, read_gold, read_pred, reference};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 fn bench(dataset: &str) -> PathBuf {
     common::benchmarks_path().join(dataset)
@@ -119,13 +118,10 @@ fn in_memory_sentences_score_like_files() {
     assert_eq!(a, b);
 }
 
-fn maskner(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_maskner")).args(args).output().expect("run maskner");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `maskner eval ARGS`: exit code, stdout, stderr.
+fn eval_cli(args: &[&str]) -> (i32, String, String) {
+    let out = common::maskner(&[&["eval"][..], args].concat(), None, &[]);
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// The CLI's stdout is the results file, byte for byte, for all fourteen.
@@ -142,7 +138,7 @@ fn cli_prints_the_reference_json() {
         for (flag, file) in [(Some("--strict"), "reference_1p_results.json"), (None, "reference_2p_results.json")] {
             let mut args = vec!["eval", "--gold", &gold, "--pred", &pred, "--config", &config];
             args.extend(flag);
-            let out = Command::new(env!("CARGO_BIN_EXE_maskner")).args(&args).output().expect("run maskner");
+            let out = common::maskner(&args, None, &[]);
             assert_eq!(out.status.code(), Some(0), "{dataset} {file}: {}", String::from_utf8_lossy(&out.stderr));
             if out.stdout != std::fs::read(dir.join(file)).unwrap() {
                 failures.push(format!("{dataset} {file}"));
@@ -154,14 +150,6 @@ fn cli_prints_the_reference_json() {
 
 // ---- malformed inputs: one-line errors naming the file and line ----
 
-fn tmp(name: &str, content: &[u8]) -> String {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("eval_reference");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
 const CONFIG: &str = r#"{"label_index": 1, "term_index": 0, "other_tag": "O", "misc_tag": "O",
     "fp_type_list": ["DISEASE"], "fp_subtype_list": ["DISEASE"], "fp_type_to_disp_map": {"DISEASE": "DISEASE"},
     "mapping": [{"g_name": "B", "disp_name": "DISEASE", "map": ["DISEASE"]},
@@ -169,10 +157,15 @@ const CONFIG: &str = r#"{"label_index": 1, "term_index": 0, "other_tag": "O", "m
                 {"g_name": "O", "disp_name": "OTHER", "map": []}]}"#;
 
 fn run_err(tag: &str, gold: &[u8], pred: &[u8], config: &str) -> String {
-    let g = tmp(&format!("{tag}_gold.tsv"), gold);
-    let p = tmp(&format!("{tag}_pred.txt"), pred);
-    let c = tmp(&format!("{tag}_config.json"), config.as_bytes());
-    let (code, stdout, stderr) = maskner(&["eval", "--gold", &g, "--pred", &p, "--config", &c]);
+    let dir = common::tmp(&format!("evalref-{tag}"));
+    let file = |name: String, content: &[u8]| {
+        std::fs::write(dir.join(&name), content).unwrap();
+        dir.join(name).to_string_lossy().into_owned()
+    };
+    let g = file(format!("{tag}_gold.tsv"), gold);
+    let p = file(format!("{tag}_pred.txt"), pred);
+    let c = file(format!("{tag}_config.json"), config.as_bytes());
+    let (code, stdout, stderr) = eval_cli(&["--gold", &g, "--pred", &p, "--config", &c]);
     assert_eq!(code, 2, "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.is_empty());
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
@@ -222,15 +215,18 @@ fn error_more_predictions_than_gold() {
 
 #[test]
 fn error_missing_file() {
-    let c = tmp("missing_config.json", CONFIG.as_bytes());
-    let g = tmp("missing_gold.tsv", b"a O\n");
-    let (code, _, stderr) = maskner(&["eval", "--gold", "/nonexistent/gold.tsv", "--pred", "x", "--config", &c]);
+    let dir = common::tmp("evalref-missing");
+    let (c, g) = (dir.join("missing_config.json"), dir.join("missing_gold.tsv"));
+    std::fs::write(&c, CONFIG).unwrap();
+    std::fs::write(&g, b"a O\n").unwrap();
+    let (c, g) = (c.to_str().unwrap(), g.to_str().unwrap());
+    let (code, _, stderr) = eval_cli(&["--gold", "/nonexistent/gold.tsv", "--pred", "x", "--config", c]);
     assert_eq!(code, 2);
     assert_eq!(stderr, "maskner: gold file /nonexistent/gold.tsv: No such file or directory (os error 2)\n");
-    let (code, _, stderr) = maskner(&["eval", "--gold", &g, "--pred", "/nonexist", "--config", &c]);
+    let (code, _, stderr) = eval_cli(&["--gold", g, "--pred", "/nonexist", "--config", c]);
     assert_eq!(code, 2);
     assert_eq!(stderr, "maskner: prediction file /nonexist: No such file or directory (os error 2)\n");
-    let (code, _, stderr) = maskner(&["eval", "--gold", &g, "--pred", "x", "--config", "/nonexistent/c.json"]);
+    let (code, _, stderr) = eval_cli(&["--gold", g, "--pred", "x", "--config", "/nonexistent/c.json"]);
     assert_eq!(code, 2);
     assert_eq!(stderr, "maskner: config file /nonexistent/c.json: No such file or directory (os error 2)\n");
 }
@@ -241,10 +237,7 @@ fn error_missing_file() {
 fn error_pred_tags_outside_the_grammar() {
     let gold = b"Clustering O\nof O\nBRCA1 B\n\n";
     let e = run_err("swapped", gold, b"O Clustering\nO of\nB_DISEASE BRCA1\n\n", CONFIG);
-    assert!(
-        e.contains("swapped_pred.txt line 1: invalid tag \"Clustering\": expected O, B_GROUP, I_GROUP, B_SUBTYPE[GROUP]"),
-        "{e}"
-    );
+    assert!(e.contains("swapped_pred.txt line 1: invalid tag \"Clustering\": expected O, B_GROUP, I_GROUP, B_SUBTYPE[GROUP]"), "{e}");
     assert!(e.contains("the columns look swapped"), "{e}");
     for (tag, bad) in [("broken", "B_[BROKEN"), ("prefix", "X_DISEASE"), ("dash", "B-DISEASE"), ("three", "B_GENE/B_GENE/B_GENE")] {
         let pred = format!("Clustering O\nof O\nBRCA1 {bad}\n\n");
@@ -265,11 +258,16 @@ fn error_pred_labels_outside_the_taxonomy() {
     let pred = b"a B_LEGAL\n\nb B_DISEASE\nc I_DISEASE\n";
     let e = run_err("legal", gold, pred, CONFIG);
     assert!(e.contains("legal_pred.txt line 1: tag \"B_LEGAL\""), "{e}");
-    let (g, p, c) = (tmp("legal2_gold.tsv", gold), tmp("legal2_pred.txt", pred), tmp("legal2_config.json", CONFIG.as_bytes()));
-    let (code, stdout, stderr) = maskner(&["eval", "--gold", &g, "--pred", &p, "--config", &c, "--taxonomy", "feb2022"]);
+    let dir = common::tmp("evalref-legal2");
+    let (g, p, c) = (dir.join("legal2_gold.tsv"), dir.join("legal2_pred.txt"), dir.join("legal2_config.json"));
+    std::fs::write(&g, gold).unwrap();
+    std::fs::write(&p, pred).unwrap();
+    std::fs::write(&c, CONFIG).unwrap();
+    let (g, p, c) = (g.to_str().unwrap(), p.to_str().unwrap(), c.to_str().unwrap());
+    let (code, stdout, stderr) = eval_cli(&["--gold", g, "--pred", p, "--config", c, "--taxonomy", "feb2022"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with('{'));
-    let (code, _, stderr) = maskner(&["eval", "--gold", &g, "--pred", &p, "--config", &c, "--taxonomy", "/nonexistent/tax.txt"]);
+    let (code, _, stderr) = eval_cli(&["--gold", g, "--pred", p, "--config", c, "--taxonomy", "/nonexistent/tax.txt"]);
     assert_eq!(code, 2);
     assert!(stderr.starts_with("maskner: --taxonomy: "), "{stderr}");
 }

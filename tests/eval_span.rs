@@ -6,8 +6,6 @@ mod common;
 
 use maskner::eval::{self, Config, Role, Sentences, span};
 use serde_json::Value;
-use std::path::Path;
-use std::process::Command;
 
 const CONFIG: &str = r#"{"label_index": 3, "term_index": 0, "other_tag": "O", "misc_tag": "MISC",
     "fp_type_list": ["PERSON", "LOCATION", "ORGANIZATION", "ENT"], "fp_subtype_list": ["PERSON", "LOCATION", "ORGANIZATION", "ENT"],
@@ -49,20 +47,14 @@ Corp B_ORGANIZATION
 
 ";
 
-fn tmp(name: &str, content: &str) -> String {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("eval_span");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
 fn cli(scoring: &str) -> Value {
-    let (g, p, c) = (tmp("gold.txt", GOLD), tmp("pred.txt", PRED), tmp("config.json", CONFIG));
-    let out = Command::new(env!("CARGO_BIN_EXE_maskner"))
-        .args(["eval", "--gold", &g, "--pred", &p, "--config", &c, "--scoring", scoring])
-        .output()
-        .unwrap();
+    let dir = common::tmp(&format!("eval-span-{scoring}"));
+    let (g, p, c) = (dir.join("gold.txt"), dir.join("pred.txt"), dir.join("config.json"));
+    for (path, content) in [(&g, GOLD), (&p, PRED), (&c, CONFIG)] {
+        std::fs::write(path, content).unwrap();
+    }
+    let (g, p, c) = (g.to_str().unwrap(), p.to_str().unwrap(), c.to_str().unwrap());
+    let out = common::maskner(&["eval", "--gold", g, "--pred", p, "--config", c, "--scoring", scoring], None, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -78,17 +70,11 @@ fn span_scores_hand_computed() {
     assert_eq!(v["scoring"], "entity-span-strict (seqeval)");
     assert_eq!(v["predictions"], "first");
     let s = &v["sentences"];
-    assert_eq!(
-        (s["scored"].as_u64(), s["docstart_skipped"].as_u64(), s["empty_predictions"].as_u64()),
-        (Some(3), Some(1), Some(1))
-    );
+    assert_eq!((s["scored"].as_u64(), s["docstart_skipped"].as_u64(), s["empty_predictions"].as_u64()), (Some(3), Some(1), Some(1)));
     // gold: PER John Smith, LOC Paris, ORG Acme Corp, PER Bob  (4)
     // pred: PER John Smith, LOC Paris, ORG Acme, ORG Corp      (4), 2 correct
     let m = &v["micro"];
-    assert_eq!(
-        (m["true_positives"].as_u64(), m["predicted"].as_u64(), m["support"].as_u64()),
-        (Some(2), Some(4), Some(4))
-    );
+    assert_eq!((m["true_positives"].as_u64(), m["predicted"].as_u64(), m["support"].as_u64()), (Some(2), Some(4), Some(4)));
     close(&m["precision"], 0.5);
     close(&m["recall"], 0.5);
     close(&m["f1"], 0.5);
@@ -108,10 +94,7 @@ fn token_scores_hand_computed() {
     assert_eq!(v["scoring"], "token-level");
     // tokens: John Smith PER/PER, visited O/O, Paris LOC/LOC, . O/O, Acme Corp ORG/ORG, Bob PER/O
     let m = &v["micro"];
-    assert_eq!(
-        (m["true_positives"].as_u64(), m["predicted"].as_u64(), m["support"].as_u64()),
-        (Some(5), Some(5), Some(6))
-    );
+    assert_eq!((m["true_positives"].as_u64(), m["predicted"].as_u64(), m["support"].as_u64()), (Some(5), Some(5), Some(6)));
     close(&m["f1"], 10.0 / 11.0);
     close(&v["per_type"]["PERSON"]["recall"], 2.0 / 3.0);
     close(&v["per_type"]["ORGANIZATION"]["f1"], 1.0);
@@ -149,10 +132,7 @@ fn in_memory_sentences_through_the_config() {
     let tok = |s: &[(&str, &str)]| s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
     let gold = Sentences::in_memory(Role::Gold, vec![tok(&[("New", "B-LOC"), ("York", "I-LOC"), ("is", "O")])]);
     // The second prediction would be right; only the first counts. "York" continues with I_.
-    let pred = Sentences::in_memory(
-        Role::Pred,
-        vec![tok(&[("New", "B_PERSON/B_LOCATION"), ("York", "I_PERSON"), ("is", "O")])],
-    );
+    let pred = Sentences::in_memory(Role::Pred, vec![tok(&[("New", "B_PERSON/B_LOCATION"), ("York", "I_PERSON"), ("is", "O")])]);
     let r = eval::standard::score(&config, &gold, &pred).unwrap();
     assert_eq!(r.span.scores.micro.true_positives, 0);
     assert_eq!(r.span.scores.per_type["PERSON"].predicted, 1);

@@ -37,12 +37,7 @@ fn minilm_hidden_states_match_transformers() {
     for (s, h) in g.sentences.iter().zip(hidden) {
         let rows: Vec<Vec<f32>> = h.to_vec2().unwrap();
         assert_eq!(rows.len(), s.hidden.len());
-        let max = rows
-            .iter()
-            .flatten()
-            .zip(s.hidden.iter().flatten())
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let max = rows.iter().flatten().zip(s.hidden.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(max < 1e-4, "hidden states differ by {max} for {:?}", s.text);
     }
 }

@@ -9,9 +9,10 @@
 //!   vocab.txt + tokenizer_config.json, BertForMaskedLM pytorch_model.bin with the tied decoder
 //!   stored, a config.json without model_type).
 
+mod common;
+
 use maskner::mlm::{MaskedLm, MlmInput};
 use serde::Deserialize;
-use std::path::PathBuf;
 
 #[derive(Deserialize)]
 struct Golden {
@@ -32,18 +33,14 @@ struct GoldenRead {
     logits: Vec<f32>,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> MaskedLm {
-    let dir = root().join("data/fixtures").join(name);
-    MaskedLm::load(name, &dir).unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
+/// The fixture model `name`, loaded.
+fn load(name: &str) -> MaskedLm {
+    MaskedLm::load(name, &common::fixture(name)).unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
 }
 
 fn check_parity(name: &str) -> MaskedLm {
-    let model = fixture(name);
-    let p = root().join("data/goldens").join(format!("{name}.json"));
+    let model = load(name);
+    let p = common::root().join("data/goldens").join(format!("{name}.json"));
     let g: Golden = serde_json::from_str(&std::fs::read_to_string(&p).expect("golden file")).expect("golden json");
     assert_eq!(g.sentences.len(), 12);
     let mut inputs = Vec::new();

@@ -1,9 +1,11 @@
 //! Masked-LM parity with transformers on the tiny fixtures (goldens written by
 //! tools/make_mlm_fixtures.py), batching invariance, and loader errors.
 
+mod common;
+
 use maskner::mlm::{MaskedLm, MlmInput};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Deserialize)]
 struct Golden {
@@ -24,22 +26,18 @@ struct GoldenRead {
     logits: Vec<f32>,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> MaskedLm {
-    let dir = root().join("data/fixtures").join(name);
-    MaskedLm::load(name, &dir).unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
+/// The fixture model `name`, loaded.
+fn load(name: &str) -> MaskedLm {
+    MaskedLm::load(name, &common::fixture(name)).unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
 }
 
 fn golden(name: &str) -> Golden {
-    let p = root().join("data/goldens").join(format!("{name}.json"));
+    let p = common::root().join("data/goldens").join(format!("{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(&p).expect("golden file")).expect("golden json")
 }
 
 fn check_parity(name: &str) {
-    let model = fixture(name);
+    let model = load(name);
     let g = golden(name);
     assert_eq!(g.sentences.len(), 12);
     let mut inputs = Vec::new();
@@ -74,26 +72,23 @@ fn uncased_safetensors_tokenizer_json_matches_transformers() {
 
 #[test]
 fn casing_is_detected() {
-    assert!(!fixture("tiny-bert-cased").tokenizer().lowercase());
-    assert!(fixture("tiny-bert-uncased").tokenizer().lowercase());
+    assert!(!load("tiny-bert-cased").tokenizer().lowercase());
+    assert!(load("tiny-bert-uncased").tokenizer().lowercase());
 }
 
 #[test]
 fn batched_equals_unbatched_exactly() {
-    let model = fixture("tiny-bert-cased");
+    let model = load("tiny-bert-cased");
     let g = golden("tiny-bert-cased");
-    let inputs: Vec<MlmInput> = g
-        .sentences
-        .iter()
-        .map(|s| MlmInput { ids: s.input_ids.clone(), reads: s.reads.iter().map(|r| r.position).collect() })
-        .collect();
+    let inputs: Vec<MlmInput> =
+        g.sentences.iter().map(|s| MlmInput { ids: s.input_ids.clone(), reads: s.reads.iter().map(|r| r.position).collect() }).collect();
     let batched = model.predict(&inputs).unwrap();
     for (i, inp) in inputs.iter().enumerate() {
         let single = model.predict(std::slice::from_ref(inp)).unwrap();
         assert!(single[0] == batched[i], "sentence {i} differs between batched and single runs");
     }
     // A different batch composition (reversed order, small token budget) gives the same bits.
-    let mut small = fixture("tiny-bert-cased");
+    let mut small = load("tiny-bert-cased");
     small.set_token_budget(20);
     let rev: Vec<MlmInput> = inputs.iter().rev().cloned().collect();
     let out = small.predict(&rev).unwrap();
@@ -104,18 +99,10 @@ fn batched_equals_unbatched_exactly() {
 
 #[test]
 fn over_long_input_is_refused() {
-    let model = fixture("tiny-bert-cased");
+    let model = load("tiny-bert-cased");
     let ids = vec![model.tokenizer().cls; model.max_len() + 1];
     let err = model.predict(&[MlmInput { ids, reads: vec![0] }]).unwrap_err().to_string();
     assert!(err.contains("more than the model's maximum of 64"), "{err}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
 }
 
 fn load_err(dir: &Path) -> String {
@@ -127,50 +114,48 @@ fn load_err(dir: &Path) -> String {
 
 #[test]
 fn bad_files_give_one_line_errors_naming_the_file() {
-    let tmp = std::env::temp_dir().join(format!("maskner-badfiles-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let src = root().join("data/fixtures/tiny-bert-uncased");
+    let tmp = common::tmp("badfiles");
+    let src = common::fixture("tiny-bert-uncased");
 
     let d = tmp.join("corrupt-safetensors");
-    copy_dir(&src, &d);
+    common::copy_dir(&src, &d, &[]);
     std::fs::write(d.join("model.safetensors"), b"not a safetensors file at all").unwrap();
     let e = load_err(&d);
     assert!(e.contains("model.safetensors") && e.contains("not a valid safetensors"), "{e}");
 
     let d = tmp.join("no-weights");
-    copy_dir(&src, &d);
+    common::copy_dir(&src, &d, &[]);
     std::fs::remove_file(d.join("model.safetensors")).unwrap();
     let e = load_err(&d);
     assert!(e.contains("no model weights"), "{e}");
 
     let d = tmp.join("bad-config");
-    copy_dir(&src, &d);
+    common::copy_dir(&src, &d, &[]);
     std::fs::write(d.join("config.json"), b"{\"hidden_size\": 32}").unwrap();
     let e = load_err(&d);
     assert!(e.contains("config.json") && e.contains("not a valid BERT config"), "{e}");
 
     let d = tmp.join("vocab-mismatch");
-    copy_dir(&src, &d);
+    common::copy_dir(&src, &d, &[]);
     let cfg = std::fs::read_to_string(d.join("config.json")).unwrap().replace("\"vocab_size\": 368", "\"vocab_size\": 100");
     std::fs::write(d.join("config.json"), cfg).unwrap();
     let e = load_err(&d);
     assert!(e.contains("vocab mismatch"), "{e}");
 
     let d = tmp.join("legacy-bin");
-    copy_dir(&root().join("data/fixtures/tiny-bert-cased"), &d);
+    common::copy_dir(&common::fixture("tiny-bert-cased"), &d, &[]);
     std::fs::write(d.join("pytorch_model.bin"), b"\x80\x02legacy pickle").unwrap();
     let e = load_err(&d);
     assert!(e.contains("pytorch_model.bin") && e.contains("legacy (non-zip)"), "{e}");
 
     let d = tmp.join("truncated-bin");
-    copy_dir(&root().join("data/fixtures/tiny-bert-cased"), &d);
+    common::copy_dir(&common::fixture("tiny-bert-cased"), &d, &[]);
     let bytes = std::fs::read(d.join("pytorch_model.bin")).unwrap();
     std::fs::write(d.join("pytorch_model.bin"), &bytes[..bytes.len() / 2]).unwrap();
     let e = load_err(&d);
     assert!(e.contains("pytorch_model.bin"), "{e}");
 
-    for e in [load_err(&tmp.join("does-not-exist"))] {
-        assert!(!e.contains('\n'), "errors are one line: {e}");
-    }
+    let e = load_err(&tmp.join("does-not-exist"));
+    assert!(!e.contains('\n'), "errors are one line: {e}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use maskner::compat::Numerics;
 use maskner::entity_map::Taxonomy;
@@ -15,17 +15,7 @@ fn log() -> String {
 }
 
 fn options(numerics: Numerics) -> ReplayOptions {
-    ReplayOptions {
-        numerics,
-        taxonomy: Taxonomy::jan2022(),
-        max_details: 5,
-    }
-}
-
-fn tmp_file(name: &str, contents: &[u8]) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+    ReplayOptions { numerics, taxonomy: Taxonomy::jan2022(), max_details: 5 }
 }
 
 #[test]
@@ -74,15 +64,8 @@ fn errors_name_the_file_and_record() {
     if common::benchmarks_dir().is_none() {
         return;
     }
-    let missing = replay_file(
-        Path::new("/nonexistent/log.txt"),
-        &options(Numerics::Compat),
-    )
-    .unwrap_err();
-    assert!(
-        format!("{missing:#}").starts_with("/nonexistent/log.txt: "),
-        "{missing:#}"
-    );
+    let missing = replay_file(Path::new("/nonexistent/log.txt"), &options(Numerics::Compat)).unwrap_err();
+    assert!(format!("{missing:#}").starts_with("/nonexistent/log.txt: "), "{missing:#}");
 
     // Two good records, then a truncated one.
     let text = std::fs::read_to_string(log()).unwrap();
@@ -90,34 +73,20 @@ fn errors_name_the_file_and_record() {
     let first = format!("\n{{\n    \"ensembled_ner\"{}", records.next().unwrap());
     let second = format!("\n{{\n    \"ensembled_ner\"{}", records.next().unwrap());
     let bad = format!("{first}{second}\n{{\n    \"ensembled_ner\": {{");
-    let path = tmp_file("replay_truncated.txt", bad.as_bytes());
-    let err = format!(
-        "{:#}",
-        replay_file(&path, &options(Numerics::Compat)).unwrap_err()
-    );
-    assert!(
-        err.starts_with(&format!("{}: record 3: ", path.display())),
-        "{err}"
-    );
+    let path = common::tmp("replay-truncated").join("replay_truncated.txt");
+    std::fs::write(&path, bad.as_bytes()).unwrap();
+    let err = format!("{:#}", replay_file(&path, &options(Numerics::Compat)).unwrap_err());
+    assert!(err.starts_with(&format!("{}: record 3: ", path.display())), "{err}");
     assert!(!err.contains('\n'));
 
     // The February map lacks DEVICE_ADJECTIVE, which the logged signatures use.
-    let feb = ReplayOptions {
-        taxonomy: Taxonomy::feb2022(),
-        ..options(Numerics::Compat)
-    };
+    let feb = ReplayOptions { taxonomy: Taxonomy::feb2022(), ..options(Numerics::Compat) };
     let err = format!("{:#}", replay_bytes(text.as_bytes(), &feb).unwrap_err());
-    assert!(
-        err.contains("unknown entity label \"DEVICE_ADJECTIVE\" (not in taxonomy feb2022"),
-        "{err}"
-    );
+    assert!(err.contains("unknown entity label \"DEVICE_ADJECTIVE\" (not in taxonomy feb2022"), "{err}");
     assert!(err.starts_with("record "), "{err}");
 
     // Valid JSON that is not a record.
-    let err = format!(
-        "{:#}",
-        replay_bytes(b"{\"x\": 1}", &options(Numerics::Compat)).unwrap_err()
-    );
+    let err = format!("{:#}", replay_bytes(b"{\"x\": 1}", &options(Numerics::Compat)).unwrap_err());
     assert!(err.starts_with("record 1: missing field"), "{err}");
 }
 
@@ -126,22 +95,10 @@ fn cli_exit_codes() {
     if common::benchmarks_dir().is_none() {
         return;
     }
-    let exe = env!("CARGO_BIN_EXE_maskner");
-    let run = |args: &[&str]| {
-        std::process::Command::new(exe)
-            .arg("replay")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| common::maskner(&[&["replay"][..], args].concat(), None, &[]);
 
     let ok = run(&["--log", &log(), "--compat"]);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(summary["records"], 106);
     assert_eq!(summary["spans"], 174);
@@ -152,12 +109,9 @@ fn cli_exit_codes() {
     assert_eq!(fixed.status.code(), Some(0));
 
     // A compat mismatch fails the check (exit 1): corrupt one logged confidence.
-    let text = std::fs::read_to_string(log()).unwrap().replacen(
-        "\"confidence\": 0.4455",
-        "\"confidence\": 0.4456",
-        1,
-    );
-    let path = tmp_file("replay_corrupt.txt", text.as_bytes());
+    let text = std::fs::read_to_string(log()).unwrap().replacen("\"confidence\": 0.4455", "\"confidence\": 0.4456", 1);
+    let path = common::tmp("replay-corrupt").join("replay_corrupt.txt");
+    std::fs::write(&path, text.as_bytes()).unwrap();
     let bad = run(&["--log", path.to_str().unwrap(), "--compat"]);
     assert_eq!(bad.status.code(), Some(1));
     let summary: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();

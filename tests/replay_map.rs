@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use maskner::compat::Numerics;
 use maskner::entity_map::{BuildOptions, EntityMap, SeedSet, Space, Taxonomy, cache, space};
@@ -41,20 +41,11 @@ fn f1(r: &MapReplay, range: &str) -> (f64, f64) {
     (s.f1_1p, s.f1_2p)
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    p
-}
-
 #[test]
 fn logged_signatures_score_like_the_reference() {
     let Some(c) = custom() else { return };
     let r = replay(&c, Signatures::Logged);
-    assert_eq!(
-        (r.report.records, r.report.spans, r.report.descriptors),
-        (106, 174, 5756)
-    );
+    assert_eq!((r.report.records, r.report.spans, r.report.descriptors), (106, 174, 5756));
     assert_eq!(r.report.span_top_group_agreement.agree, 174);
     // The reference's own 1p F1 on this log is 0.88; single-model tagging keeps it.
     assert_eq!(f1(&r, "all").0, 0.88);
@@ -70,30 +61,18 @@ fn logged_signatures_score_like_the_reference() {
 fn a_map_decides_every_signature() {
     let Some(c) = custom() else { return };
     let tax = Taxonomy::jan2022();
-    let labels = tmp("replay_map/labels.txt");
+    let labels = common::tmp("replay-map").join("labels.txt");
     std::fs::write(&labels, "DISEASE 5 disease\nPERSON 3 Patient\n").unwrap();
     let map = EntityMap::from_labels_txt(&labels, &tax).unwrap();
-    let r = replay(
-        &c,
-        Signatures::Map {
-            map: &map,
-            seed_fallback: None,
-        },
-    );
+    let r = replay(&c, Signatures::Map { map: &map, seed_fallback: None });
     let s = &r.report.by_source;
-    assert_eq!(
-        s.exact + s.lowercase + s.case_union + s.digits + s.unknown,
-        r.report.descriptors
-    );
+    assert_eq!(s.exact + s.lowercase + s.case_union + s.digits + s.unknown, r.report.descriptors);
     assert!(s.exact > 0 && s.unknown > s.exact, "{s:?}");
     assert_eq!(s.seed_fallback, 0);
     // Only the map's groups (and MEASURE for all-digit tokens) can appear in the tags.
     for (_, tag) in r.predictions.iter().flatten() {
         for part in tag.split('/') {
-            let ok = part == "O"
-                || ["DISEASE", "PERSON", "MEASURE", "OTHER"]
-                    .iter()
-                    .any(|g| part.contains(g));
+            let ok = part == "O" || ["DISEASE", "PERSON", "MEASURE", "OTHER"].iter().any(|g| part.contains(g));
             assert!(ok, "tag {tag} is not from the map");
         }
     }
@@ -101,21 +80,10 @@ fn a_map_decides_every_signature() {
 
     // The seed fallback labels tokens the map lacks, and says how many.
     let seeds = SeedSet::from_pairs([("tumor", "DISEASE"), ("EGFR", "GENE")], &tax).unwrap();
-    let fb = replay(
-        &c,
-        Signatures::Map {
-            map: &map,
-            seed_fallback: Some(&seeds),
-        },
-    );
+    let fb = replay(&c, Signatures::Map { map: &map, seed_fallback: Some(&seeds) });
     assert!(fb.report.by_source.seed_fallback > 0);
     assert_eq!(fb.report.by_source.unknown, s.unknown);
-    assert!(
-        fb.predictions
-            .iter()
-            .flatten()
-            .any(|(_, t)| t.contains("GENE"))
-    );
+    assert!(fb.predictions.iter().flatten().any(|(_, t)| t.contains("GENE")));
 }
 
 #[test]
@@ -129,33 +97,17 @@ fn minilm_maps_on_real_descriptors() {
     let opts = BuildOptions::default();
     let emb = space::embeddings(&lm, opts.space, &|_, _| {}).unwrap();
     let (map, _) = cache::build_with_embeddings(&lm, &emb, &seeds, &opts, &tax, &maskner::progress::Quiet).unwrap();
-    let plain = replay(
-        &c,
-        Signatures::Map {
-            map: &map,
-            seed_fallback: None,
-        },
-    );
-    let fb = replay(
-        &c,
-        Signatures::Map {
-            map: &map,
-            seed_fallback: Some(&seeds),
-        },
-    );
+    let plain = replay(&c, Signatures::Map { map: &map, seed_fallback: None });
+    let fb = replay(&c, Signatures::Map { map: &map, seed_fallback: Some(&seeds) });
     // Guards below the measured figures (README, docs/map-quality.md).
     assert!(f1(&plain, "all").0 >= 0.80, "{:?}", plain.report.scores);
     assert!(f1(&fb, "all").0 >= 0.85, "{:?}", fb.report.scores);
-    assert!(
-        plain.report.token_top_group_agreement.rate >= 0.69,
-        "{:?}",
-        plain.report.token_top_group_agreement
-    );
+    assert!(plain.report.token_top_group_agreement.rate >= 0.69, "{:?}", plain.report.token_top_group_agreement);
 }
 
 #[test]
 fn contextual_space_reads_the_model_output() {
-    let dir = common::root().join("data/fixtures/tiny-bert-cased");
+    let dir = common::fixture("tiny-bert-cased");
     let lm = MaskedLm::load("tiny-bert-cased", &dir).unwrap();
     let n = lm.tokenizer().vocab().len();
     let hidden = lm.config().hidden_size;
@@ -175,17 +127,10 @@ fn contextual_space_reads_the_model_output() {
     // Different vectors from the input space, and the mixed cosine is the mean of the two.
     assert!((input.cosine(5, 6) - ctx.cosine(5, 6)).abs() > 1e-3);
     let mean = (input.cosine(5, 6) + ctx.cosine(5, 6)) / 2.0;
-    assert!(
-        (mixed.cosine(5, 6) - mean).abs() < 1e-4,
-        "{} vs {mean}",
-        mixed.cosine(5, 6)
-    );
+    assert!((mixed.cosine(5, 6) - mean).abs() < 1e-4, "{} vs {mean}", mixed.cosine(5, 6));
     // The default space keeps the settings (and so the cache keys) maps had before spaces.
     let json = |o: &BuildOptions| serde_json::to_string(o).unwrap();
     assert!(!json(&BuildOptions::default()).contains("space"));
-    let ctx_opts = BuildOptions {
-        space: Space::Contextual,
-        ..BuildOptions::default()
-    };
+    let ctx_opts = BuildOptions { space: Space::Contextual, ..BuildOptions::default() };
     assert!(json(&ctx_opts).contains(r#""space":"contextual""#));
 }

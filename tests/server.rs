@@ -21,20 +21,13 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
-fn fixture(name: &str) -> String {
-    common::root().join("data/fixtures").join(name).display().to_string()
-}
-
-fn cache_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("maskner-server-cache-{}", std::process::id()))
-}
-
-/// Sets the environment once, before any test thread loads a model (every test calls this
-/// first, so no thread reads the environment while it changes).
+/// Sets the environment once, before any test thread loads a model or runs the binary (every
+/// test calls this first, so no thread reads the environment while it changes); the in-process
+/// engine shares the binary's map cache.
 fn init_env() {
     static INIT: Once = Once::new();
     INIT.call_once(|| unsafe {
-        std::env::set_var("MASKNER_CACHE", cache_dir());
+        std::env::set_var("MASKNER_CACHE", common::cache_dir());
         std::env::set_var("HF_HUB_OFFLINE", "1");
     });
 }
@@ -46,8 +39,8 @@ fn engine() -> Engine {
     static LOAD: Mutex<()> = Mutex::new(());
     let _g = LOAD.lock().unwrap_or_else(|e| e.into_inner());
     let mut cfg = EngineConfig::reference_default();
-    cfg.members[0].model = fixture("tiny-bert-cased");
-    cfg.members[1].model = fixture("tiny-bert-uncased");
+    cfg.members[0].model = common::fixture_arg("tiny-bert-cased");
+    cfg.members[1].model = common::fixture_arg("tiny-bert-uncased");
     Engine::load(&cfg, &maskner::progress::Quiet).expect("load the fixture ensemble")
 }
 
@@ -175,39 +168,25 @@ fn read_one_response(s: &mut TcpStream) -> Resp {
         raw.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&raw).to_lowercase();
-    let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).expect("content-length");
+    let len: usize =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).expect("content-length");
     let mut body = vec![0u8; len];
     s.read_exact(&mut body).expect("read the body");
     raw.extend(body);
     parse_response(&raw)
 }
 
-/// The binary, with the cache and offline hub of the in-process engine.
-fn maskner() -> Command {
-    init_env();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_maskner"));
-    cmd.env("MASKNER_CACHE", cache_dir()).env("HF_HUB_OFFLINE", "1");
-    cmd
-}
-
 /// Runs the binary with the same members (and cache) as the in-process engine.
 fn cli(args: &[&str], stdin: &[u8]) -> String {
-    let bio = format!("bio={}", fixture("tiny-bert-cased"));
-    let phi = format!("phi={}", fixture("tiny-bert-uncased"));
-    let mut cmd = maskner();
-    if args[0] == "tag" && !args.contains(&"--members") {
-        cmd.args(["tag", "--model", &bio, "--model", &phi]).args(&args[1..]);
+    init_env();
+    let bio = format!("bio={}", common::fixture_arg("tiny-bert-cased"));
+    let phi = format!("phi={}", common::fixture_arg("tiny-bert-uncased"));
+    let full = if args[0] == "tag" && !args.contains(&"--members") {
+        [&["tag", "--model", &bio, "--model", &phi][..], &args[1..]].concat()
     } else {
-        cmd.args(args);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn maskner");
-    let _ = child.stdin.take().unwrap().write_all(stdin); // an early exit is reported below
-    let out = child.wait_with_output().unwrap();
+        args.to_vec()
+    };
+    let out = common::maskner(&full, Some(stdin), &[]); // an early exit is reported below
     assert!(out.status.success(), "maskner {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -292,11 +271,16 @@ fn wait_queue(s: &Server, queue: u64) {
 fn concurrent_requests_answer_exactly_like_the_cli() {
     let inputs = inputs();
     let jsonl: String = inputs.iter().map(|v| format!("{v}\n")).collect();
-    let cli_json: Vec<Value> = cli(&["tag", "--format", "jsonl", "--input", "-"], jsonl.as_bytes()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let cli_explain: Vec<Value> =
-        cli(&["tag", "--format", "jsonl", "--explain", "--input", "-"], jsonl.as_bytes()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let cli_hf: Vec<Value> = cli(&["tag", "--format", "hf", "--input", "-"], jsonl.as_bytes()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let cli_conll: Vec<String> = cli(&["tag", "--format", "conll", "--input", "-"], jsonl.as_bytes()).split_inclusive("\n\n").map(String::from).collect();
+    let cli_json: Vec<Value> =
+        cli(&["tag", "--format", "jsonl", "--input", "-"], jsonl.as_bytes()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cli_explain: Vec<Value> = cli(&["tag", "--format", "jsonl", "--explain", "--input", "-"], jsonl.as_bytes())
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let cli_hf: Vec<Value> =
+        cli(&["tag", "--format", "hf", "--input", "-"], jsonl.as_bytes()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cli_conll: Vec<String> =
+        cli(&["tag", "--format", "conll", "--input", "-"], jsonl.as_bytes()).split_inclusive("\n\n").map(String::from).collect();
     assert_eq!(cli_json.len(), inputs.len());
     assert_eq!(cli_conll.len(), inputs.len());
 
@@ -368,7 +352,14 @@ fn concurrent_requests_answer_exactly_like_the_cli() {
 #[test]
 fn fill_mask_answers_like_the_cli_on_the_first_member() {
     let texts = ["Lou Gehrig worked in [MASK] .", "The [MASK] was given [MASK] after the surgery.", "No mask here."];
-    let mut args = vec!["fill-mask".to_string(), "--model".into(), fixture("tiny-bert-cased"), "--json".into(), "--top-k".into(), "3".into()];
+    let mut args = vec![
+        "fill-mask".to_string(),
+        "--model".into(),
+        common::fixture_arg("tiny-bert-cased"),
+        "--json".into(),
+        "--top-k".into(),
+        "3".into(),
+    ];
     args.extend(texts.iter().map(|t| t.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let want: Vec<Value> = cli(&args, b"").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -492,14 +483,21 @@ fn request_errors_are_json_with_status_codes() {
     check(server.post_json("/v1/fill-mask", &json!({"texts": [{"text": "a"}]})), 400, "expected a string");
     check(server.post_json("/v1/ner", &json!({"texts": ["a", "b", "c", "d"]})), 422, "4 texts, more than the limit of 3");
     check(server.post_json("/v1/fill-mask", &json!({"texts": ["a", "b", "c", "d"]})), 422, "limit of 3");
-    check(server.post_json("/v1/ner", &json!({"texts": ["ok", "é".repeat(41)]})), 422, "texts[1]: 41 characters, more than the limit of 40");
+    check(
+        server.post_json("/v1/ner", &json!({"texts": ["ok", "é".repeat(41)]})),
+        422,
+        "texts[1]: 41 characters, more than the limit of 40",
+    );
     check(server.get(&format!("/x/{}", "a".repeat(41))), 422, "41 characters");
 
     // 40 characters of multi-byte text are within the limit (characters, not bytes)
     let r = server.post_json("/v1/ner", &json!({"texts": ["Zoë Müller moved to São Paulo."]}));
     assert_eq!(r.status, 200);
     // a text that fails gives an error record in its place, the others their records
-    let r = server.post_json("/v1/ner", &json!({"texts": ["Lou Gehrig worked in New York.", {"id": "x", "text": "Zoë", "spans": [[2, 9]]}, {"text": "a", "spans": "0-1"}]}));
+    let r = server.post_json(
+        "/v1/ner",
+        &json!({"texts": ["Lou Gehrig worked in New York.", {"id": "x", "text": "Zoë", "spans": [[2, 9]]}, {"text": "a", "spans": "0-1"}]}),
+    );
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v[0]["id"], 1);
@@ -516,13 +514,25 @@ fn request_errors_are_json_with_status_codes() {
 
     // the body must be JSON: application/json (charset utf-8 at most) or no Content-Type
     let body = br#"{"text": "Lou Gehrig worked in New York."}"#;
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "application/jsonl", "multipart/form-data; boundary=x"] {
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin1",
+        "application/jsonl",
+        "multipart/form-data; boundary=x",
+    ] {
         for path in ["/v1/ner", "/v1/fill-mask"] {
             check(http_as(server.addr, "POST", path, Some(ct), Some(body)), 415, &format!("unsupported Content-Type \"{ct}\""));
         }
     }
     assert!(http_as(server.addr, "POST", "/v1/ner", Some("text/plain"), Some(body)).error().contains("application/json"));
-    for ct in [None, Some("application/json"), Some("Application/JSON"), Some("application/json; charset=utf-8"), Some("application/json;charset=\"UTF-8\"")] {
+    for ct in [
+        None,
+        Some("application/json"),
+        Some("Application/JSON"),
+        Some("application/json; charset=utf-8"),
+        Some("application/json;charset=\"UTF-8\""),
+    ] {
         let r = http_as(server.addr, "POST", "/v1/ner", ct, Some(body));
         assert_eq!(r.status, 200, "Content-Type {ct:?}: {}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.json()["text"], "Lou Gehrig worked in New York.");
@@ -546,12 +556,17 @@ fn headers_that_do_not_arrive_in_time_close_the_connection() {
     let t_idle = Instant::now();
     // meanwhile requests sent in time are answered
     assert_eq!(server.post_json("/v1/ner", &json!({"text": "Lou Gehrig worked in New York."})).status, 200);
-    for (name, c, t) in [("half-sent headers", &mut half, t_half), ("nothing sent", &mut silent, t_silent), ("idle keep-alive", &mut idle, t_idle)] {
+    for (name, c, t) in
+        [("half-sent headers", &mut half, t_half), ("nothing sent", &mut silent, t_silent), ("idle keep-alive", &mut idle, t_idle)]
+    {
         let mut rest = Vec::new();
         c.read_to_end(&mut rest).unwrap_or_else(|e| panic!("{name}: not closed: {e}"));
         let took = t.elapsed();
         assert!(rest.is_empty(), "{name}: closed without an answer: {}", String::from_utf8_lossy(&rest));
-        assert!(took >= Duration::from_millis(550) && took < Duration::from_secs(10), "{name}: closed after {took:?}, not at the header timeout");
+        assert!(
+            took >= Duration::from_millis(550) && took < Duration::from_secs(10),
+            "{name}: closed after {took:?}, not at the header timeout"
+        );
     }
     server.join().unwrap();
 }
@@ -565,7 +580,9 @@ fn full_queue_answers_429_and_texts_of_different_requests_share_an_engine_call()
         let blocked = sc.spawn(|| server.post_json("/v1/ner", &json!({"text": "BLOCK the worker"})));
         gate.wait_entered();
         // the worker is busy: these wait, filling the queue (2 + 1 of 3 texts)
-        let a = sc.spawn(|| server.post_json("/v1/ner", &json!({"texts": ["Lou Gehrig worked in New York.", "Mesothelioma is caused by asbestos."]})));
+        let a = sc.spawn(|| {
+            server.post_json("/v1/ner", &json!({"texts": ["Lou Gehrig worked in New York.", "Mesothelioma is caused by asbestos."]}))
+        });
         wait_queue(&server, 2);
         let b = sc.spawn(|| server.post_json("/v1/ner", &json!({"text": "The patient was given aspirin."})));
         wait_queue(&server, 3);
@@ -670,7 +687,9 @@ fn shutdown_finishes_requests_in_flight_and_refuses_new_ones() {
     let opts = ServeOptions { before_inference: Some(gate.hook()), ..ServeOptions::default() };
     let mut server = Server::start(opts);
     let addr = server.addr;
-    let in_flight = std::thread::spawn(move || http(addr, "POST", "/v1/ner", Some(br#"{"texts": ["BLOCK the worker", "Lou Gehrig worked in New York."]}"#)));
+    let in_flight = std::thread::spawn(move || {
+        http(addr, "POST", "/v1/ner", Some(br#"{"texts": ["BLOCK the worker", "Lou Gehrig worked in New York."]}"#))
+    });
     gate.wait_entered();
     server.begin_stop();
     let t = Instant::now();
@@ -719,8 +738,8 @@ struct ServeProcess {
 
 impl ServeProcess {
     fn start(args: &[&str]) -> Self {
-        let mut child = maskner()
-            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+        init_env();
+        let mut child = common::command(&["serve", "--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -796,7 +815,12 @@ impl Drop for ServeProcess {
 
 /// `--model` flags for the fixture ensemble, as the in-process engine has it.
 fn fixture_models() -> Vec<String> {
-    vec!["--model".into(), format!("bio={}", fixture("tiny-bert-cased")), "--model".into(), format!("phi={}", fixture("tiny-bert-uncased"))]
+    vec![
+        "--model".into(),
+        format!("bio={}", common::fixture_arg("tiny-bert-cased")),
+        "--model".into(),
+        format!("phi={}", common::fixture_arg("tiny-bert-uncased")),
+    ]
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -891,13 +915,9 @@ fn the_binary_refuses_bad_flags_with_one_line_errors() {
         (&["--max-batch-texts", "0"], "maskner: --max-batch-texts 0: must be at least 1"),
         (&["--http-threads", "0"], "maskner: --http-threads 0: expected 1 to 256"),
     ];
+    init_env();
     for (flags, want) in cases {
-        let out = maskner()
-            .args(["serve", "--port", "0", "--model", "bio=/nonexistent/model"])
-            .args(flags)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = common::maskner(&[&["serve", "--port", "0", "--model", "bio=/nonexistent/model"][..], flags].concat(), None, &[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{flags:?}: one line: {err}");
@@ -922,8 +942,11 @@ fn options_out_of_range_are_refused_by_the_library_too() {
 
 #[test]
 fn the_binary_serves_a_token_classifier_alone() {
-    let sci = fixture("tiny-scibert-ner-jnlpba");
-    let labels = format!("{sci}={}", common::root().join("descriptors/members/fran-martinez--scibert_scivocab_cased_ner_jnlpba.labels.txt").display());
+    let sci = common::fixture_arg("tiny-scibert-ner-jnlpba");
+    let labels = format!(
+        "{sci}={}",
+        common::root().join("descriptors/members/fran-martinez--scibert_scivocab_cased_ner_jnlpba.labels.txt").display()
+    );
     let server = ServeProcess::start(&["--members", &sci, "--labels", &labels]);
     let texts = ["The BRCA1 protein repairs damaged DNA in breast tissue.", "IL-2 activates T cells."];
     let jsonl: String = texts.iter().map(|t| format!("{}\n", json!({"text": t}))).collect();
@@ -948,7 +971,8 @@ fn the_binary_serves_a_token_classifier_alone() {
 
     // the reference's GET route: the classifier's own phrases of the sentence, the CLI's tags
     let sentence = texts[0];
-    let enc: String = sentence.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let enc: String =
+        sentence.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
     let r = http(server.addr, "GET", &format!("/ner/{enc}"), None);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let v = r.json();

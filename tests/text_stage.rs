@@ -5,8 +5,8 @@
 mod common;
 
 use maskner::text::{
-    ChunkOptions, MarkedSentence, Phrase, TextError, Word, auto_phrases, auto_phrases_with, byte_to_char_offset,
-    char_to_byte_spans, parse_markers, phrases_from_spans, select_phrases, sentences, split_words, whitespace_words,
+    ChunkOptions, MarkedSentence, Phrase, TextError, Word, auto_phrases, auto_phrases_with, byte_to_char_offset, char_to_byte_spans,
+    parse_markers, phrases_from_spans, select_phrases, sentences, split_words, whitespace_words,
 };
 use std::ops::Range;
 
@@ -28,10 +28,7 @@ fn byte_offsets_on_non_ascii_text() {
     let t = "Zoë Müller moved to Zürich.";
     let w = split_words(t);
     let got: Vec<(&str, usize, usize)> = w.iter().map(|w| (w.text.as_str(), w.start, w.end)).collect();
-    assert_eq!(
-        got,
-        [("Zoë", 0, 4), ("Müller", 5, 12), ("moved", 13, 18), ("to", 19, 21), ("Zürich", 22, 29), (".", 29, 30)]
-    );
+    assert_eq!(got, [("Zoë", 0, 4), ("Müller", 5, 12), ("moved", 13, 18), ("to", 19, 21), ("Zürich", 22, 29), (".", 29, 30)]);
     for w in &w {
         assert_eq!(&t[w.start..w.end], w.text);
     }
@@ -44,9 +41,7 @@ fn byte_offsets_on_non_ascii_text() {
 
 #[test]
 fn marker_mode_runs_blank_slots_and_casing() {
-    let m = parse_markers(
-        "Lou:__entity__ Gehrig:__entity__ who works in XCorp:__entity__ suffers from Parkinson's:__entity__",
-    );
+    let m = parse_markers("Lou:__entity__ Gehrig:__entity__ who works in XCorp:__entity__ suffers from Parkinson's:__entity__");
     assert_eq!(joined(&m), ["Lou Gehrig", "XCorp", "Parkinson's"]);
     assert_eq!(m.phrases, [Phrase { words: 0..2 }, Phrase { words: 5..6 }, Phrase { words: 8..9 }]);
     // the marked word's offsets exclude the suffix
@@ -176,10 +171,7 @@ fn punctuation_splitting() {
         ]
     );
     let w = split_words("$5 <0.05 =3 x/ \"Parkinson's\" 'quoted' wait...");
-    assert_eq!(
-        texts(&w),
-        ["$", "5", "<", "0.05", "=", "3", "x", "/", "\"", "Parkinson's", "\"", "'", "quoted", "'", "wait", "..."]
-    );
+    assert_eq!(texts(&w), ["$", "5", "<", "0.05", "=", "3", "x", "/", "\"", "Parkinson's", "\"", "'", "quoted", "'", "wait", "..."]);
     assert_eq!(texts(&whitespace_words("a,b  c.")), ["a,b", "c."]);
 }
 
@@ -201,23 +193,13 @@ fn automatic_mode_examples() {
         auto("Mutations in the EGFR gene predict response to gefitinib in lung cancer ."),
         ["Mutations", "EGFR gene", "response", "gefitinib", "lung cancer"]
     );
-    assert_eq!(
-        auto("Her hypophysitis was treated with high-dose prednisone."),
-        ["hypophysitis", "high-dose prednisone"]
-    );
-    assert_eq!(
-        auto("President Barack Obama visited Berlin on Monday."),
-        ["President", "Barack Obama", "Berlin", "Monday"]
-    );
-    assert_eq!(
-        auto("I think that the drug causes liver damage in some patients."),
-        ["drug", "liver damage", "patients"]
-    );
+    assert_eq!(auto("Her hypophysitis was treated with high-dose prednisone."), ["hypophysitis", "high-dose prednisone"]);
+    assert_eq!(auto("President Barack Obama visited Berlin on Monday."), ["President", "Barack Obama", "Berlin", "Monday"]);
+    assert_eq!(auto("I think that the drug causes liver damage in some patients."), ["drug", "liver damage", "patients"]);
     assert_eq!(auto("Staten Island is a borough of New York City."), ["Staten Island", "borough", "New York City"]);
     // gold-file tokenisation with detached hyphens and decimals
     let w = whitespace_words("Serum IL - 2 levels increased 2 . 5 - fold after lead - induced hypertension .");
-    let p: Vec<String> =
-        auto_phrases_with(&w, &ChunkOptions { detached_punctuation: true }).iter().map(|p| p.joined(&w)).collect();
+    let p: Vec<String> = auto_phrases_with(&w, &ChunkOptions { detached_punctuation: true }).iter().map(|p| p.joined(&w)).collect();
     assert_eq!(p, ["Serum IL - 2", "levels", "2 . 5 - fold", "lead", "hypertension"]);
 }
 

@@ -3,13 +3,13 @@
 //! pipeline's entity lists for each aggregation strategy (long texts with `stride`); the
 //! DeBERTa tokenizer rebuilt from spm.model alone; label maps and group distributions; errors.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use maskner::entity_map::Taxonomy;
-use maskner::token_classify::{
-    Aggregation, EntitySpan, Family, LabelMap, LoadOptions, Target, TokenClassifier, argmax, softmax,
-};
+use maskner::token_classify::{Aggregation, EntitySpan, Family, LabelMap, LoadOptions, Target, TokenClassifier, argmax, softmax};
 use serde::Deserialize;
 
 const SCIBERT: &str = "fran-martinez/scibert_scivocab_cased_ner_jnlpba";
@@ -37,20 +37,12 @@ struct GoldenWindow {
     logits: Vec<Vec<f32>>,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture_dir(fixture: &str) -> PathBuf {
-    root().join("data/fixtures").join(fixture)
-}
-
 fn load(name: &str, fixture: &str) -> TokenClassifier {
-    TokenClassifier::load(name, &fixture_dir(fixture)).unwrap_or_else(|e| panic!("loading {fixture}: {e:#}"))
+    TokenClassifier::load(name, &common::fixture(fixture)).unwrap_or_else(|e| panic!("loading {fixture}: {e:#}"))
 }
 
 fn golden(fixture: &str) -> Golden {
-    let p = root().join("data/goldens").join(format!("{fixture}.json"));
+    let p = common::root().join("data/goldens").join(format!("{fixture}.json"));
     serde_json::from_str(&std::fs::read_to_string(&p).expect("golden file")).expect("golden json")
 }
 
@@ -147,27 +139,10 @@ fn long_texts_use_several_windows() {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path, skip: &[&str]) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if skip.iter().any(|s| e.file_name() == *s) {
-            continue;
-        }
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("maskner-tc-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
 #[test]
 fn deberta_tokenizer_from_spm_model_alone_matches() {
-    let d = tmp("spm-only");
-    copy_dir(&fixture_dir("tiny-deberta-v3-ner"), &d, &["tokenizer.json"]);
+    let d = common::tmp("tc-spm-only");
+    common::copy_dir(&common::fixture("tiny-deberta-v3-ner"), &d, &["tokenizer.json"]);
     let mut tc = TokenClassifier::load(BIOMED, &d).unwrap();
     let g = golden("tiny-deberta-v3-ner");
     check_windows_and_logits(&mut tc, &g, "deberta-v3 from spm.model");
@@ -196,10 +171,10 @@ struct V2Text {
 #[test]
 fn deberta_v2_options_match_transformers() {
     // separate position projections, absolute positions, token types, no buckets, "p2c|c2p"
-    let tc = TokenClassifier::load("tiny-deberta-v2-style-ner", &fixture_dir("tiny-deberta-v2-style-ner")).unwrap();
+    let tc = TokenClassifier::load("tiny-deberta-v2-style-ner", &common::fixture("tiny-deberta-v2-style-ner")).unwrap();
     assert!(!tc.warnings().is_empty(), "no builtin label map: every label is reported unmapped");
     assert_eq!(tc.label_map().unmapped.len(), 7);
-    let p = root().join("data/goldens/tiny-deberta-v2-style-ner.json");
+    let p = common::root().join("data/goldens/tiny-deberta-v2-style-ner.json");
     let g: V2Golden = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     for t in &g.texts {
         let w = tc.windows(&t.text).unwrap();
@@ -224,7 +199,7 @@ struct Buckets {
 
 #[test]
 fn log_bucket_positions_match_torch() {
-    let p = root().join("data/goldens/deberta-buckets.json");
+    let p = common::root().join("data/goldens/deberta-buckets.json");
     let all: Vec<Buckets> = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     assert_eq!(all[0].bucket_size, 256, "DeBERTa-v3-base settings");
     for b in all {
@@ -239,10 +214,7 @@ fn log_bucket_positions_match_torch() {
 #[test]
 fn entity_span_serialises_like_the_pipeline() {
     let e = EntitySpan { entity_group: "protein".into(), score: 0.5, word: "IL-2".into(), start: 0, end: 4 };
-    assert_eq!(
-        serde_json::to_string(&e).unwrap(),
-        r#"{"entity_group":"protein","score":0.5,"word":"IL-2","start":0,"end":4}"#
-    );
+    assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"entity_group":"protein","score":0.5,"word":"IL-2","start":0,"end":4}"#);
 }
 
 #[test]
@@ -319,9 +291,8 @@ fn group_distribution_folds_label_probabilities() {
 
 #[test]
 fn label_map_files_are_checked() {
-    let d = tmp("maps");
-    std::fs::create_dir_all(&d).unwrap();
-    let dir = fixture_dir("tiny-scibert-ner-jnlpba");
+    let d = common::tmp("tc-maps");
+    let dir = common::fixture("tiny-scibert-ner-jnlpba");
     let opts = |file: &Path| LoadOptions { labels: Some(file.to_path_buf()), taxonomy: Taxonomy::jan2022() };
 
     // missing labels are reported, never dropped silently
@@ -366,10 +337,10 @@ fn bad_inputs_give_one_line_errors() {
     assert!(tc.set_stride(61).is_ok());
 
     // a masked LM is not a token classifier
-    let e = TokenClassifier::load("x", &root().join("data/fixtures/tiny-bert-uncased")).err().unwrap().to_string();
+    let e = TokenClassifier::load("x", &common::fixture("tiny-bert-uncased")).err().unwrap().to_string();
     assert!(e.contains("BertForMaskedLM, not a token classifier"), "{e}");
-    let d = tmp("no-id2label");
-    copy_dir(&fixture_dir("tiny-scibert-ner-jnlpba"), &d, &[]);
+    let d = common::tmp("tc-no-id2label");
+    common::copy_dir(&common::fixture("tiny-scibert-ner-jnlpba"), &d, &[]);
     let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
     cfg.as_object_mut().unwrap().remove("id2label");
     std::fs::write(d.join("config.json"), cfg.to_string()).unwrap();
@@ -381,13 +352,13 @@ fn bad_inputs_give_one_line_errors() {
     let e = TokenClassifier::load("x", &d).err().unwrap().to_string();
     assert!(e.contains("config.json") && e.contains("not supported for token classification"), "{e}");
     let _ = std::fs::remove_dir_all(&d);
-    let e = TokenClassifier::load("x", &root().join("data/fixtures/does-not-exist")).err().unwrap().to_string();
+    let e = TokenClassifier::load("x", &common::fixture("does-not-exist")).err().unwrap().to_string();
     assert!(e.contains("config.json") && e.contains("cannot read"), "{e}");
 
     // weights without the classifier
-    let d = tmp("no-classifier");
-    copy_dir(&fixture_dir("tiny-scibert-ner-jnlpba"), &d, &["pytorch_model.bin"]);
-    std::fs::copy(root().join("data/fixtures/tiny-bert-cased/pytorch_model.bin"), d.join("pytorch_model.bin")).unwrap();
+    let d = common::tmp("tc-no-classifier");
+    common::copy_dir(&common::fixture("tiny-scibert-ner-jnlpba"), &d, &["pytorch_model.bin"]);
+    std::fs::copy(common::fixture("tiny-bert-cased").join("pytorch_model.bin"), d.join("pytorch_model.bin")).unwrap();
     let e = TokenClassifier::load(SCIBERT, &d).err().unwrap().to_string();
     assert!(e.contains("pytorch_model.bin: no classifier.weight") && !e.contains('\n'), "{e}");
     let _ = std::fs::remove_dir_all(&d);

@@ -70,7 +70,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(dir) => SeedSet::load(dir, &taxonomy)?,
         None => SeedSet::builtin(&taxonomy)?,
     };
-    let opts = BuildOptions { rule: args.rule.unwrap_or(Rule::Knn), search: args.search, k: args.k, space: args.space, ..BuildOptions::default() };
+    let opts =
+        BuildOptions { rule: args.rule.unwrap_or(Rule::Knn), search: args.search, k: args.k, space: args.space, ..BuildOptions::default() };
     let (map, stats) = cache::build_for_model(&lm, &seeds, &opts, &taxonomy, &super::progress::Bars::default())?;
     let out = args.out.clone().unwrap_or_else(|| cache::map_dir(&lm, &seeds, &opts, &taxonomy));
     map.save(&out)?;

@@ -57,8 +57,7 @@ impl EngineArgs {
         cfg.validate()?;
         for (flag, values) in [("model", &self.models), ("map", &self.maps), ("labels", &self.labels)] {
             for arg in values {
-                let (name, value) =
-                    arg.split_once('=').ok_or_else(|| anyhow::anyhow!("--{flag} {arg}: expected NAME=VALUE"))?;
+                let (name, value) = arg.split_once('=').ok_or_else(|| anyhow::anyhow!("--{flag} {arg}: expected NAME=VALUE"))?;
                 let m = cfg.member_mut(name).map_err(|e| e.context(format!("--{flag} {arg}")))?;
                 match flag {
                     "model" => m.model = value.to_string(),

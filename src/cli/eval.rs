@@ -1,12 +1,12 @@
 //! `maskner eval`: score a two-column prediction file against a gold file, or run the engine
 //! end to end on a benchmark dataset and score its output (`--dataset`).
 
-use crate::eval::dataset::{self, Dataset, DatasetReport, Modes, PhraseSelection, Settings, Split, Timing};
-use crate::entity_map::Taxonomy;
-use crate::eval::{self, Config, Options, Sentences};
 use super::engine_args::EngineArgs;
 use super::progress::{Bars, bar};
 use crate::engine::Engine;
+use crate::entity_map::Taxonomy;
+use crate::eval::dataset::{self, Dataset, DatasetReport, Modes, PhraseSelection, Settings, Split, Timing};
+use crate::eval::{self, Config, Options, Sentences};
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -169,7 +169,9 @@ pub fn run(args: Args) -> super::CheckResult {
         return Ok(true);
     }
     if args.dataset.engine.given() {
-        bail!("--model, --map, --labels, --members, --aggregation, --stride and --compat run the engine: they need --dataset DIR --split devel|test");
+        bail!(
+            "--model, --map, --labels, --members, --aggregation, --stride and --compat run the engine: they need --dataset DIR --split devel|test"
+        );
     }
     let (Some(gold), Some(pred), Some(config)) = (&args.files.gold, &args.files.pred, &args.files.config) else {
         bail!("give --gold FILE --pred FILE --config FILE, or --dataset DIR --split devel|test");

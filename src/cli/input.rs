@@ -125,14 +125,11 @@ fn parse_jsonl(place: String, line_no: usize, text: &str, decided: usize) -> Rec
             let why = if text.trim_start().starts_with('{') {
                 String::new()
             } else {
-                format!("; the input is JSON Lines (line {decided}, its first non-blank line, starts with `{{`), so every line must be a JSON object")
+                format!(
+                    "; the input is JSON Lines (line {decided}, its first non-blank line, starts with `{{`), so every line must be a JSON object"
+                )
             };
-            return Record {
-                id: fallback_id,
-                text: Err(format!("{place}: malformed JSON ({e}){why}")),
-                place,
-                raw: None,
-            };
+            return Record { id: fallback_id, text: Err(format!("{place}: malformed JSON ({e}){why}")), place, raw: None };
         }
     };
     let id = v.get("id").cloned().unwrap_or(fallback_id);

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 
 mod build_map;
 mod engine_args;
-pub(crate) mod progress;
-pub(crate) mod input;
 mod eval;
 mod export_map;
 mod fill_mask;
+pub(crate) mod input;
 mod lookup;
+pub(crate) mod progress;
 mod replay;
 mod serve;
 mod tag;

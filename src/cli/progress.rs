@@ -12,11 +12,7 @@ pub fn bar(len: Option<u64>, what: &str) -> ProgressBar {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
     };
-    let template = if len.is_some() {
-        "{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})"
-    } else {
-        "{msg} {spinner} {pos} ({per_sec})"
-    };
+    let template = if len.is_some() { "{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})" } else { "{msg} {spinner} {pos} ({per_sec})" };
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }

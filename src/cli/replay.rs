@@ -86,11 +86,7 @@ pub fn run(args: Args) -> super::CheckResult {
         run_map(&args, map, taxonomy, numerics)?;
         return Ok(true);
     }
-    let options = ReplayOptions {
-        numerics,
-        taxonomy,
-        max_details: args.show,
-    };
+    let options = ReplayOptions { numerics, taxonomy, max_details: args.show };
     let summary = replay_file(&args.log, &options)?;
     let json = serde_json::to_string_pretty(&summary).context("writing the summary")?;
     println!("{json}");
@@ -103,12 +99,8 @@ fn run_map(args: &Args, map: &str, taxonomy: Taxonomy, numerics: Numerics) -> an
     let loaded = match map {
         "logged" => None,
         path if std::path::Path::new(path).is_dir() => Some(EntityMap::open(path.as_ref())?),
-        path if std::path::Path::new(path).is_file() => {
-            Some(EntityMap::from_labels_txt(path.as_ref(), &taxonomy)?)
-        }
-        path => anyhow::bail!(
-            "--map {path}: no such map directory or labels.txt file (or give `logged`)"
-        ),
+        path if std::path::Path::new(path).is_file() => Some(EntityMap::from_labels_txt(path.as_ref(), &taxonomy)?),
+        path => anyhow::bail!("--map {path}: no such map directory or labels.txt file (or give `logged`)"),
     };
     let seeds = match (args.seed_fallback, &args.seeds) {
         (false, _) => None,
@@ -120,29 +112,14 @@ fn run_map(args: &Args, map: &str, taxonomy: Taxonomy, numerics: Numerics) -> an
             anyhow::bail!("--seed-fallback needs a map: the logged signatures know every token")
         }
         None => Signatures::Logged,
-        Some(map) => Signatures::Map {
-            map,
-            seed_fallback: seeds.as_ref(),
-        },
+        Some(map) => Signatures::Map { map, seed_fallback: seeds.as_ref() },
     };
     let config = args.config.as_deref().map(Config::from_path).transpose()?;
     let gold = args.gold.as_deref().zip(config.as_ref());
-    let replay = replay_with_map(
-        &args.log,
-        &MapReplayOptions {
-            numerics,
-            taxonomy,
-            signatures,
-            gold,
-        },
-    )?;
+    let replay = replay_with_map(&args.log, &MapReplayOptions { numerics, taxonomy, signatures, gold })?;
     if let Some(out) = &args.out {
-        std::fs::write(out, replay.conll())
-            .with_context(|| format!("--out {}: cannot write", out.display()))?;
+        std::fs::write(out, replay.conll()).with_context(|| format!("--out {}: cannot write", out.display()))?;
     }
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&replay.report).context("writing the report")?
-    );
+    println!("{}", serde_json::to_string_pretty(&replay.report).context("writing the report")?);
     Ok(())
 }

@@ -99,17 +99,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         header_timeout: seconds("--header-timeout", &args.header_timeout)?,
         max_top_k: args.max_top_k,
         before_inference: None,
+        log: Some(std::sync::Arc::new(|m: &str| eprintln!("maskner: {m}"))),
     };
     // before loading models: a bad flag should not cost their load time
     opts.check()?;
     let cfg = args.engine.config(args.config.as_deref())?;
     let engine = Engine::load(&cfg, &Bars::default())?;
     let members = engine.member_names().join(", ");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.http_threads)
-        .thread_name("maskner-http")
-        .enable_all()
-        .build()?;
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.http_threads).thread_name("maskner-http").enable_all().build()?;
     rt.block_on(async move {
         let addr = format!("{}:{}", args.host, args.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;

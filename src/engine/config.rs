@@ -184,8 +184,7 @@ impl EngineConfig {
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Files { message: format!("{}: cannot read ({e})", path.display()) })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Files { message: format!("{}: cannot read ({e})", path.display()) })?;
         Self::from_json(&text, Some(path))
     }
 

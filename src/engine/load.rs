@@ -15,9 +15,14 @@ use std::path::PathBuf;
 
 /// A member after its settings were checked, before its model loads.
 enum Plan {
-    Tc { dir: PathBuf },
+    Tc {
+        dir: PathBuf,
+    },
     /// With the given map (directory, opened) if any.
-    Mlm { dir: PathBuf, map: Option<(PathBuf, Box<EntityMap>)> },
+    Mlm {
+        dir: PathBuf,
+        map: Option<(PathBuf, Box<EntityMap>)>,
+    },
 }
 
 impl Engine {
@@ -30,7 +35,8 @@ impl Engine {
     /// (and the config file), instead of after minutes of loading or on the first sentence.
     pub fn load(config: &EngineConfig, progress: &dyn Progress) -> Result<Self> {
         config.validate()?;
-        let taxonomy = Taxonomy::from_name_or_path(&config.taxonomy).map_err(|e| config.files(anyhow::Error::new(e).context("taxonomy")))?;
+        let taxonomy =
+            Taxonomy::from_name_or_path(&config.taxonomy).map_err(|e| config.files(anyhow::Error::new(e).context("taxonomy")))?;
         let group = |n: &String| -> anyhow::Result<Group> { Ok(taxonomy.group(n)?.clone()) };
         let common = match &config.common {
             Some(c) => {
@@ -110,9 +116,7 @@ fn load_member(
                         *seeds = Some(loaded.map_err(|e| config.files(e))?);
                     }
                     let s = seeds.as_ref().ok_or_else(|| Error::internal("internal error: no seeds"))?;
-                    cache::ensure_map(&lm, s, &BuildOptions::default(), taxonomy, progress)
-                        .context(member)
-                        .map_err(|e| config.files(e))?
+                    cache::ensure_map(&lm, s, &BuildOptions::default(), taxonomy, progress).context(member).map_err(|e| config.files(e))?
                 }
             };
             let casing = VocabCasing::new(lm.tokenizer().vocab());
@@ -131,11 +135,7 @@ fn plan(config: &EngineConfig, spec: &MemberSpec, taxonomy: &Taxonomy, progress:
     }
     if classifier {
         if let Some(m) = &spec.map {
-            return Err(bad(format!(
-                "{} is a token classifier; a descriptor map ({}) is for masked-LM members",
-                spec.model,
-                m.display()
-            )));
+            return Err(bad(format!("{} is a token classifier; a descriptor map ({}) is for masked-LM members", spec.model, m.display())));
         }
         return Ok(Plan::Tc { dir });
     }

@@ -75,7 +75,9 @@ struct Member {
     model: MemberModel,
 }
 
-/// A member's loaded model.
+/// A member's loaded model. (At most two exist, so the size gap between the variants costs
+/// nothing worth a box.)
+#[allow(clippy::large_enum_variant)]
 enum MemberModel {
     Mlm { lm: MaskedLm, map: EntityMap, casing: VocabCasing },
     Classifier { tc: TokenClassifier, aggregation: Aggregation },
@@ -127,10 +129,13 @@ impl Engine {
     }
 }
 
+/// A batch call: one result per input, or an error for the batch as a whole.
+pub type BatchFn<'a, I, O> = dyn Fn(&[I]) -> Result<Vec<Result<O>>> + 'a;
+
 /// Runs `f` on all `inputs` at once; if that fails or panics as a whole (or returns the wrong
 /// number of results), runs each input alone, so one bad input never fails the others of its
 /// batch. A panic becomes an [`Error::Internal`] saying so.
-pub fn isolate<I, O>(inputs: &[I], f: &dyn Fn(&[I]) -> Result<Vec<Result<O>>>) -> Vec<Result<O>> {
+pub fn isolate<I, O>(inputs: &[I], f: &BatchFn<'_, I, O>) -> Vec<Result<O>> {
     let once = |xs: &[I]| -> Result<Vec<Result<O>>> {
         match catch_unwind(AssertUnwindSafe(|| f(xs))) {
             Ok(Ok(v)) if v.len() == xs.len() => Ok(v),

@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn spans_are_character_offsets_and_malformed_ones_are_input_errors() {
         let r = TagRequest::from_record("Zürich is big", Some(&serde_json::json!([[0, 6]])), &PhraseMode::Auto).unwrap();
-        assert_eq!(r.mode, PhraseMode::Spans(vec![0..7]));
+        assert_eq!(r.mode, PhraseMode::Spans(std::iter::once(0..7).collect()));
         let plain = TagRequest::from_record("x", None, &PhraseMode::Markers).unwrap();
         assert_eq!(plain.mode, PhraseMode::Markers);
         for (spans, msg) in [

@@ -135,8 +135,8 @@ impl Engine {
         let mut outputs = Vec::with_capacity(self.members.len());
         for (mi, member_preds) in preds.into_iter().enumerate() {
             let spans: Vec<(Range<usize>, SpanPrediction)> = p.phrases.iter().cloned().zip(member_preds).collect();
-            let out = MemberOutput::new(p.member_terms[mi].clone(), spans)
-                .with_context(|| format!("member {}", self.members[mi].spec.name))?;
+            let out =
+                MemberOutput::new(p.member_terms[mi].clone(), spans).with_context(|| format!("member {}", self.members[mi].spec.name))?;
             outputs.push(out);
         }
         let decision = ensemble::decide(&outputs, &self.ensemble, self.numerics)?;
@@ -180,8 +180,7 @@ impl Engine {
             if words.is_empty() {
                 continue;
             }
-            let owner: Vec<Option<usize>> =
-                words.iter().map(|w| bytes.iter().position(|b| w.start < b.end && w.end > b.start)).collect();
+            let owner: Vec<Option<usize>> = words.iter().map(|w| bytes.iter().position(|b| w.start < b.end && w.end > b.start)).collect();
             let mut phrases = Vec::new();
             let mut preds = Vec::new();
             let mut i = 0;
@@ -228,11 +227,8 @@ impl Engine {
                     let words = &p.member_terms[mi][r.clone()];
                     let ci = descriptors::ci_prompt(tok, casing, words, m.spec.use_cls)?;
                     descriptors::check_ci_fits(&ci, lm.max_len())?;
-                    let cs = if p.ignore_cs {
-                        None
-                    } else {
-                        Some(descriptors::cs_prompt(tok, &p.member_terms[mi], r.clone(), lm.max_len())?)
-                    };
+                    let cs =
+                        if p.ignore_cs { None } else { Some(descriptors::cs_prompt(tok, &p.member_terms[mi], r.clone(), lm.max_len())?) };
                     Ok((ci, cs))
                 })
                 .collect();
@@ -354,7 +350,8 @@ impl Engine {
     }
 
     fn prepare_sentence(&self, request: usize, range: Range<usize>, text: &str, s: MarkedSentence, markers: bool) -> Prepared {
-        let mut terms: Vec<Term> = s.words.iter().map(|w| Term { text: w.text.clone(), start: w.start, end: w.end, synthetic: false }).collect();
+        let mut terms: Vec<Term> =
+            s.words.iter().map(|w| Term { text: w.text.clone(), start: w.start, end: w.end, synthetic: false }).collect();
         if text::appends_period(&text[range.clone()]) {
             terms.push(Term { text: ".".into(), start: range.end, end: range.end, synthetic: true });
         }

@@ -6,7 +6,7 @@
 //!   nearest *labelled* tokens (itself excluded); a seed token also keeps its own labels with
 //!   a weight that dominates the vote. Counts are the vote in percent (own labels +100).
 //! * [`Rule::V2`] (the reference's current rule): each token's neighbourhood (similarity
-//!   > 0.2, rounded to 2 decimals, up to its 20th labelled member) adds its label histogram to
+//!   above 0.2, rounded to 2 decimals, up to its 20th labelled member) adds its label histogram to
 //!   every member, labelled or not.
 //! * [`Rule::V1`] (the reference's rule when the benchmark ran): neighbourhoods of up to 21
 //!   labelled non-sub-word tokens (similarity > 0.1) re-weight only the members' own seed
@@ -18,8 +18,8 @@
 
 use super::neighbours::{self, Embeddings, Index, SearchMode, recall_at_k};
 use super::seeds::SeedSet;
-use super::space::Space;
 use super::signature::Signature;
+use super::space::Space;
 use super::taxonomy::{Label, OTHER};
 use serde::Serialize;
 
@@ -91,12 +91,7 @@ pub fn build(
     opts: &BuildOptions,
     progress: Progress<'_>,
 ) -> anyhow::Result<(Vec<(String, Signature)>, BuildStats)> {
-    anyhow::ensure!(
-        vocab.len() == emb.len(),
-        "vocab mismatch: {} tokens but {} embedding rows",
-        vocab.len(),
-        emb.len()
-    );
+    anyhow::ensure!(vocab.len() == emb.len(), "vocab mismatch: {} tokens but {} embedding rows", vocab.len(), emb.len());
     anyhow::ensure!(opts.k >= 1, "-k must be at least 1 (neighbours that vote for a token)");
     let start = std::time::Instant::now();
     let mut stats = BuildStats { rule: opts.rule.name().into(), vocab: vocab.len(), ..Default::default() };
@@ -319,7 +314,9 @@ fn neighbourhoods(
     for chunk in queries.chunks(256) {
         let hoods: Vec<Vec<usize>> = if index.is_exact() {
             let rows = index.rows(chunk)?;
-            rows.par_iter().map(|row| neighbourhood(true, total, threshold, first_k, picks, counted, |k| index.top_of_row(row, k))).collect()
+            rows.par_iter()
+                .map(|row| neighbourhood(true, total, threshold, first_k, picks, counted, |k| index.top_of_row(row, k)))
+                .collect()
         } else {
             chunk
                 .par_iter()
@@ -367,8 +364,7 @@ fn v2(
         let index = Index::build(emb, (0..vocab.len()).collect(), SearchMode::Hnsw, queries.len())?;
         stats.search = "hnsw".into();
         stats.recall_at_k = Some(sampled_recall(&index, emb, &queries, 64, opts)?);
-        let walked =
-            neighbourhoods(&index, &queries, V2_THRESHOLD, 128, V2_PICKS, &|t| labels.labelled[t], progress)?;
+        let walked = neighbourhoods(&index, &queries, V2_THRESHOLD, 128, V2_PICKS, &|t| labels.labelled[t], progress)?;
         walked.into_iter().map(|hood| hood.into_iter().map(|t| t as u32).collect()).collect()
     };
     let mut counts = vec![Counts::new(); vocab.len()];
@@ -494,9 +490,8 @@ fn v2_exact_hoods(
             .map(|(row, &u)| {
                 let own = if is_key[u] { picks(row) } else { Vec::new() };
                 // labelled keys whose walk takes `u`
-                let taken_by: Vec<usize> = (0..labelled.len())
-                    .filter(|&j| row[j] >= col_floor[j] && end[labelled[j]].admits(u, hundredths(row[j])))
-                    .collect();
+                let taken_by: Vec<usize> =
+                    (0..labelled.len()).filter(|&j| row[j] >= col_floor[j] && end[labelled[j]].admits(u, hundredths(row[j]))).collect();
                 (own, taken_by)
             })
             .collect();
@@ -611,7 +606,7 @@ fn finish(vocab: &[String], seeds: &SeedSet, labels: &TokenLabels, counts: Vec<C
     let mut out = Vec::with_capacity(vocab.len());
     for (tok, mut c) in vocab.iter().zip(counts) {
         let entries: Vec<(Label, u32)> = if !c.is_empty() {
-            c.sort_by(|a, b| b.1.cmp(&a.1));
+            c.sort_by_key(|x| std::cmp::Reverse(x.1));
             c.into_iter().map(|(l, n)| (labels.names[l as usize].clone(), n.min(u32::MAX as u64) as u32)).collect()
         } else if let Some(ls) = seeds.lower(tok).filter(|ls| !ls.is_empty()) {
             ls.iter().map(|l| (l.clone(), 0)).collect()
@@ -636,11 +631,13 @@ pub fn top_group(sig: &Signature, taxonomy: &super::Taxonomy) -> Option<String> 
             None => by_group.push((g.as_str().to_string(), c as u64)),
         }
     }
-    by_group.into_iter().fold(None::<(String, u64)>, |best, (g, n)| match best {
-        Some((bg, bn)) if bn >= n => Some((bg, bn)),
-        _ => Some((g, n)),
-    })
-    .map(|(g, _)| g)
+    by_group
+        .into_iter()
+        .fold(None::<(String, u64)>, |best, (g, n)| match best {
+            Some((bg, bn)) if bn >= n => Some((bg, bn)),
+            _ => Some((g, n)),
+        })
+        .map(|(g, _)| g)
 }
 
 /// Seed labels grouped by group, for held-out evaluation.

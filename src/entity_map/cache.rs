@@ -39,10 +39,11 @@ pub fn map_dir(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy: &T
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' { c } else { '_' })
         .collect();
-    cache_root()
-        .join("maps")
-        .join(model.trim_start_matches(['.', '_']))
-        .join(format!("{}-{:016x}", vocab_hash(lm.tokenizer().vocab()), h.finish()))
+    cache_root().join("maps").join(model.trim_start_matches(['.', '_'])).join(format!(
+        "{}-{:016x}",
+        vocab_hash(lm.tokenizer().vocab()),
+        h.finish()
+    ))
 }
 
 /// A hash of up to 256 evenly spaced rows of the embedding matrix: cheap at every start, and
@@ -117,12 +118,11 @@ pub fn ensure_map(
     progress: &dyn Progress,
 ) -> anyhow::Result<EntityMap> {
     let dir = map_dir(lm, seeds, opts, taxonomy);
-    if dir.join("meta.json").is_file() {
-        if let Ok(m) = EntityMap::open(&dir) {
-            if m.check_vocab(lm.tokenizer().vocab()).is_ok() {
-                return Ok(m);
-            }
-        }
+    if dir.join("meta.json").is_file()
+        && let Ok(m) = EntityMap::open(&dir)
+        && m.check_vocab(lm.tokenizer().vocab()).is_ok()
+    {
+        return Ok(m);
     }
     progress.note(&format!("building the descriptor map of {} (once; cached in {})", lm.name(), dir.display()));
     let (map, _) = build_for_model(lm, seeds, opts, taxonomy, progress)?;

@@ -148,7 +148,7 @@ pub fn top_k_row(sims: &[f32], ids: &[usize], k: usize) -> Vec<(usize, f32)> {
             continue;
         }
         for (&id, &s) in cids.iter().zip(csims) {
-            if !(s >= floor) || (best.len() == k && cmp_best_first(&(id, s), &best[k - 1]).is_ge()) {
+            if s.partial_cmp(&floor).is_none_or(|o| o.is_lt()) || (best.len() == k && cmp_best_first(&(id, s), &best[k - 1]).is_ge()) {
                 continue;
             }
             let at = best.partition_point(|x| cmp_best_first(x, &(id, s)).is_lt());
@@ -358,8 +358,7 @@ mod tests {
             (state % 2001) as f32 / 1000.0 - 1.0
         };
         let centres: Vec<Vec<f32>> = (0..30).map(|_| (0..16).map(|_| next()).collect()).collect();
-        let rows: Vec<Vec<f32>> =
-            (0..3000).map(|i| centres[i % 30].iter().map(|c| c + 0.3 * next()).collect()).collect();
+        let rows: Vec<Vec<f32>> = (0..3000).map(|i| centres[i % 30].iter().map(|c| c + 0.3 * next()).collect()).collect();
         Embeddings::from_rows(&rows).unwrap()
     }
 

@@ -45,9 +45,8 @@ impl SeedSet {
         let mut set = SeedSet::default();
         for f in &files {
             let bytes = std::fs::read(f).with_context(|| format!("{}: cannot read", f.display()))?;
-            let text = String::from_utf8(bytes).map_err(|e| {
-                anyhow!("{}: not valid UTF-8 (at byte {})", f.display(), e.utf8_error().valid_up_to())
-            })?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| anyhow!("{}: not valid UTF-8 (at byte {})", f.display(), e.utf8_error().valid_up_to()))?;
             let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("");
             set.read_text(&f.display().to_string(), stem, &text, taxonomy)?;
         }
@@ -223,10 +222,10 @@ fn checked_label(label: &str, taxonomy: &Taxonomy) -> anyhow::Result<Label> {
         return Ok(Label::new(renamed));
     }
     // reverse rename: a newer file read with the older taxonomy
-    if let Some((old, _)) = RENAMES.iter().find(|(_, new)| *new == label) {
-        if taxonomy.contains(old) {
-            return Ok(Label::new(*old));
-        }
+    if let Some((old, _)) = RENAMES.iter().find(|(_, new)| *new == label)
+        && taxonomy.contains(old)
+    {
+        return Ok(Label::new(*old));
     }
     taxonomy.group_of(label).map_err(|e| anyhow!("{e}"))?;
     Ok(Label::new(label))
@@ -234,10 +233,8 @@ fn checked_label(label: &str, taxonomy: &Taxonomy) -> anyhow::Result<Label> {
 
 fn list_txt(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let rd = std::fs::read_dir(dir).with_context(|| format!("{}: cannot read seed directory", dir.display()))?;
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt")).collect();
     files.sort();
     Ok(files)
 }

@@ -68,9 +68,7 @@ impl Signature {
 
     /// A one-label signature, e.g. `UNTAGGED_ENTITY 1`.
     pub fn single(label: impl Into<Label>, count: u32) -> Self {
-        Self {
-            entries: vec![(label.into(), count)],
-        }
+        Self { entries: vec![(label.into(), count)] }
     }
 
     /// Parse the two fields separately, as the reference's JSON carries them (`e`, `l_score`).
@@ -78,10 +76,7 @@ impl Signature {
         let labels: Vec<&str> = labels.split('/').collect();
         let counts: Vec<&str> = counts.split('/').collect();
         if labels.len() != counts.len() {
-            return Err(SignatureError::LengthMismatch {
-                labels: labels.len(),
-                counts: counts.len(),
-            });
+            return Err(SignatureError::LengthMismatch { labels: labels.len(), counts: counts.len() });
         }
         let entries = labels
             .into_iter()
@@ -90,9 +85,7 @@ impl Signature {
                 if !is_label_token(l) {
                     return Err(SignatureError::BadLabel(l.to_owned()));
                 }
-                let c = c
-                    .parse::<u32>()
-                    .map_err(|_| SignatureError::BadCount(c.to_owned()))?;
+                let c = c.parse::<u32>().map_err(|_| SignatureError::BadCount(c.to_owned()))?;
                 Ok((Label::new(l), c))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -167,11 +160,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for text in [
-            "DISEASE/GENE/HAZARDOUS_OR_POISONOUS_SUBSTANCE 38/2/1",
-            "OTHER 0",
-            "DRUG/GENE 0/0",
-        ] {
+        for text in ["DISEASE/GENE/HAZARDOUS_OR_POISONOUS_SUBSTANCE 38/2/1", "OTHER 0", "DRUG/GENE 0/0"] {
             let sig: Signature = text.parse().unwrap();
             assert_eq!(sig.to_string(), text);
         }
@@ -184,22 +173,10 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         assert_eq!("".parse::<Signature>(), Err(SignatureError::Empty));
-        assert!(matches!(
-            "A/B 1".parse::<Signature>(),
-            Err(SignatureError::LengthMismatch { .. })
-        ));
-        assert!(matches!(
-            "A 1 x".parse::<Signature>(),
-            Err(SignatureError::Syntax(_))
-        ));
-        assert!(matches!(
-            "A -1".parse::<Signature>(),
-            Err(SignatureError::BadCount(_))
-        ));
-        assert!(matches!(
-            "A//B 1/1/1".parse::<Signature>(),
-            Err(SignatureError::BadLabel(_))
-        ));
+        assert!(matches!("A/B 1".parse::<Signature>(), Err(SignatureError::LengthMismatch { .. })));
+        assert!(matches!("A 1 x".parse::<Signature>(), Err(SignatureError::Syntax(_))));
+        assert!(matches!("A -1".parse::<Signature>(), Err(SignatureError::BadCount(_))));
+        assert!(matches!("A//B 1/1/1".parse::<Signature>(), Err(SignatureError::BadLabel(_))));
         assert!(Signature::new(vec![]).is_err());
     }
 

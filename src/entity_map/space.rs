@@ -45,11 +45,7 @@ const CONTEXTUAL_BATCH: usize = 2048;
 
 /// The normalised vectors of every vocabulary token in `space`. `progress(done, total)` is
 /// called after each batch of the contextual pass.
-pub fn embeddings(
-    lm: &MaskedLm,
-    space: Space,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> anyhow::Result<Embeddings> {
+pub fn embeddings(lm: &MaskedLm, space: Space, progress: &(dyn Fn(usize, usize) + Sync)) -> anyhow::Result<Embeddings> {
     let vocab = lm.tokenizer().vocab().len();
     let input = || Embeddings::from_tensor(&lm.word_embeddings().narrow(0, 0, vocab)?);
     match space {
@@ -63,15 +59,9 @@ pub fn embeddings(
     }
 }
 
-fn contextual(
-    lm: &MaskedLm,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> anyhow::Result<Embeddings> {
+fn contextual(lm: &MaskedLm, progress: &(dyn Fn(usize, usize) + Sync)) -> anyhow::Result<Embeddings> {
     let tok = lm.tokenizer();
-    let id = |t: &str| {
-        tok.id(t)
-            .with_context(|| format!("{}: the vocabulary has no {t} token", lm.name()))
-    };
+    let id = |t: &str| tok.id(t).with_context(|| format!("{}: the vocabulary has no {t} token", lm.name()));
     let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
     let vocab = tok.vocab().len();
     let mut rows = Vec::with_capacity(vocab);

@@ -115,22 +115,15 @@ impl EntityMap {
     /// whitespace-separated fields `LABEL1/LABEL2/... COUNT1/COUNT2/... token`.
     pub fn from_labels_txt(path: &Path, taxonomy: &Taxonomy) -> anyhow::Result<Self> {
         let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            anyhow!("{}: not valid UTF-8 (at byte {})", path.display(), e.utf8_error().valid_up_to())
-        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| anyhow!("{}: not valid UTF-8 (at byte {})", path.display(), e.utf8_error().valid_up_to()))?;
         let mut entries = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() != 3 {
-                bail!(
-                    "{} line {}: expected 3 fields `LABELS COUNTS token`, found {}",
-                    path.display(),
-                    i + 1,
-                    fields.len()
-                );
+                bail!("{} line {}: expected 3 fields `LABELS COUNTS token`, found {}", path.display(), i + 1, fields.len());
             }
-            let sig = Signature::from_fields(fields[0], fields[1])
-                .map_err(|e| anyhow!("{} line {}: {e}", path.display(), i + 1))?;
+            let sig = Signature::from_fields(fields[0], fields[1]).map_err(|e| anyhow!("{} line {}: {e}", path.display(), i + 1))?;
             taxonomy.check(&sig).map_err(|e| anyhow!("{} line {}: {e}", path.display(), i + 1))?;
             entries.push((fields[2].to_string(), sig));
         }
@@ -163,11 +156,7 @@ impl EntityMap {
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
         let parent = dir.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
-        let tmp = parent.join(format!(
-            ".{}.tmp-{}",
-            dir.file_name().and_then(|n| n.to_str()).unwrap_or("map"),
-            std::process::id()
-        ));
+        let tmp = parent.join(format!(".{}.tmp-{}", dir.file_name().and_then(|n| n.to_str()).unwrap_or("map"), std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
         let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
@@ -198,10 +187,9 @@ impl EntityMap {
     /// Opens a saved map; the fst files are memory-mapped.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         let meta_path = dir.join("meta.json");
-        let meta_text = std::fs::read_to_string(&meta_path)
-            .with_context(|| format!("{}: not a maskner map (cannot read meta.json)", dir.display()))?;
-        let meta: MapMeta =
-            serde_json::from_str(&meta_text).map_err(|e| anyhow!("{}: invalid map metadata ({e})", meta_path.display()))?;
+        let meta_text =
+            std::fs::read_to_string(&meta_path).with_context(|| format!("{}: not a maskner map (cannot read meta.json)", dir.display()))?;
+        let meta: MapMeta = serde_json::from_str(&meta_text).map_err(|e| anyhow!("{}: invalid map metadata ({e})", meta_path.display()))?;
         if meta.format != FORMAT_VERSION {
             bail!(
                 "{}: map format {} but this maskner reads format {FORMAT_VERSION}; rebuild it with `maskner build-map`",
@@ -224,8 +212,7 @@ impl EntityMap {
         let ((tables, unions), _): ((Tables, Vec<Signature>), usize) =
             bincode::serde::decode_from_slice(&bytes, bincode::config::standard())
                 .map_err(|e| anyhow!("{}: corrupt map tables ({e})", tp.display()))?;
-        if tables.tokens.len() != meta.vocab_size || tables.token_sig.iter().any(|&s| s as usize >= tables.signatures.len())
-        {
+        if tables.tokens.len() != meta.vocab_size || tables.token_sig.iter().any(|&s| s as usize >= tables.signatures.len()) {
             bail!("{}: map tables do not match meta.json; rebuild the map", dir.display());
         }
         if vocab_hash(&tables.tokens) != meta.vocab_hash || !indexes_match(&exact, &lower, &tables, unions.len()) {
@@ -356,7 +343,7 @@ fn index(t: &Tables) -> anyhow::Result<(fst::Map<Bytes>, fst::Map<Bytes>, Vec<Si
                 }
             }
         }
-        counts.sort_by(|a, b| b.1.cmp(&a.1)); // stable: ties keep first appearance
+        counts.sort_by_key(|x| std::cmp::Reverse(x.1)); // stable: ties keep first appearance
         let sig = Signature::new(counts.into_iter().map(|(l, c)| (l, c.min(u32::MAX as u64) as u32)).collect())
             .map_err(|e| anyhow!("case union of {k:?}: {e}"))?;
         let id = *union_ids.entry(sig.clone()).or_insert_with(|| {

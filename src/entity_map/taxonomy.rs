@@ -130,33 +130,18 @@ impl BuiltinTaxonomy {
 /// Errors of loading a taxonomy or looking a label up in it.
 #[derive(Debug, thiserror::Error)]
 pub enum TaxonomyError {
-    #[error(
-        "unknown entity label \"{label}\" (not in taxonomy {taxonomy}; see descriptors/taxonomy/)"
-    )]
+    #[error("unknown entity label \"{label}\" (not in taxonomy {taxonomy}; see descriptors/taxonomy/)")]
     UnknownLabel { label: String, taxonomy: String },
     #[error("\"{name}\" is not an entity group of taxonomy {taxonomy} (see descriptors/taxonomy/)")]
     NotAGroup { name: String, taxonomy: String },
     #[error("taxonomy {taxonomy}, line {line}: label \"{label}\" appears more than once")]
-    DuplicateLabel {
-        taxonomy: String,
-        line: usize,
-        label: String,
-    },
-    #[error(
-        "taxonomy {taxonomy}, line {line}: expected `GROUP` or `GROUP SUB1/SUB2/...`, got {text:?}"
-    )]
-    Syntax {
-        taxonomy: String,
-        line: usize,
-        text: String,
-    },
+    DuplicateLabel { taxonomy: String, line: usize, label: String },
+    #[error("taxonomy {taxonomy}, line {line}: expected `GROUP` or `GROUP SUB1/SUB2/...`, got {text:?}")]
+    Syntax { taxonomy: String, line: usize, text: String },
     #[error("taxonomy {taxonomy}: no groups")]
     Empty { taxonomy: String },
     #[error("taxonomy {path}: not a builtin name (jan2022, feb2022) and cannot be read")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
 }
 
 /// One line of the taxonomy file: a group and its subtypes, in file order.
@@ -209,24 +194,14 @@ impl Taxonomy {
     /// Load a taxonomy file; its name is the file stem.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, TaxonomyError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| TaxonomyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let name = path.file_stem().map_or_else(
-            || path.display().to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        );
+        let text = std::fs::read_to_string(path).map_err(|source| TaxonomyError::Io { path: path.display().to_string(), source })?;
+        let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
         Self::parse(&name, &text)
     }
 
     /// Parse the `GROUP SUB1/SUB2/...` format; blank lines and `#` comments are skipped.
     pub fn parse(name: &str, text: &str) -> Result<Self, TaxonomyError> {
-        let syntax = |line: usize, text: &str| TaxonomyError::Syntax {
-            taxonomy: name.to_owned(),
-            line,
-            text: text.to_owned(),
-        };
+        let syntax = |line: usize, text: &str| TaxonomyError::Syntax { taxonomy: name.to_owned(), line, text: text.to_owned() };
         let mut entries: Vec<GroupEntry> = Vec::new();
         let mut index = HashMap::new();
         for (i, raw) in text.lines().enumerate() {
@@ -247,28 +222,15 @@ impl Taxonomy {
             }
             for label in &labels {
                 if index.insert((*label).to_owned(), entries.len()).is_some() {
-                    return Err(TaxonomyError::DuplicateLabel {
-                        taxonomy: name.to_owned(),
-                        line: i + 1,
-                        label: (*label).to_owned(),
-                    });
+                    return Err(TaxonomyError::DuplicateLabel { taxonomy: name.to_owned(), line: i + 1, label: (*label).to_owned() });
                 }
             }
-            entries.push(GroupEntry {
-                group: Group::new(labels[0]),
-                subtypes: labels[1..].iter().map(|s| Label::new(*s)).collect(),
-            });
+            entries.push(GroupEntry { group: Group::new(labels[0]), subtypes: labels[1..].iter().map(|s| Label::new(*s)).collect() });
         }
         if entries.is_empty() {
-            return Err(TaxonomyError::Empty {
-                taxonomy: name.to_owned(),
-            });
+            return Err(TaxonomyError::Empty { taxonomy: name.to_owned() });
         }
-        Ok(Self {
-            name: name.to_owned(),
-            entries,
-            index,
-        })
+        Ok(Self { name: name.to_owned(), entries, index })
     }
 
     /// The taxonomy's name (`jan2022`, or a file stem).
@@ -281,10 +243,7 @@ impl Taxonomy {
         self.index
             .get(label)
             .map(|&i| &self.entries[i].group)
-            .ok_or_else(|| TaxonomyError::UnknownLabel {
-                label: label.to_owned(),
-                taxonomy: self.name.clone(),
-            })
+            .ok_or_else(|| TaxonomyError::UnknownLabel { label: label.to_owned(), taxonomy: self.name.clone() })
     }
 
     /// The group with this name; an error if the name is unknown or only a subtype.
@@ -293,10 +252,7 @@ impl Taxonomy {
         if group.as_str() == name {
             Ok(group)
         } else {
-            Err(TaxonomyError::NotAGroup {
-                name: name.to_owned(),
-                taxonomy: self.name.clone(),
-            })
+            Err(TaxonomyError::NotAGroup { name: name.to_owned(), taxonomy: self.name.clone() })
         }
     }
 
@@ -321,16 +277,12 @@ impl Taxonomy {
 
     /// Every label (groups and subtypes), group first, in file order.
     pub fn labels(&self) -> impl Iterator<Item = Label> + '_ {
-        self.entries
-            .iter()
-            .flat_map(|e| std::iter::once(e.group.as_label()).chain(e.subtypes.iter().cloned()))
+        self.entries.iter().flat_map(|e| std::iter::once(e.group.as_label()).chain(e.subtypes.iter().cloned()))
     }
 
     /// Check that every label of a signature is known.
     pub fn check(&self, signature: &super::Signature) -> Result<(), TaxonomyError> {
-        signature
-            .iter()
-            .try_for_each(|(label, _)| self.group_of(label.as_str()).map(|_| ()))
+        signature.iter().try_for_each(|(label, _)| self.group_of(label.as_str()).map(|_| ()))
     }
 }
 
@@ -352,10 +304,7 @@ mod tests {
         let feb = Taxonomy::feb2022();
         assert_eq!(feb.entries().len(), 21);
         assert_eq!(feb.labels().count(), 88);
-        assert_eq!(
-            feb.group_of("PRODUCT_ADJECTIVE").unwrap().as_str(),
-            "OBJECT"
-        );
+        assert_eq!(feb.group_of("PRODUCT_ADJECTIVE").unwrap().as_str(), "OBJECT");
         assert!(feb.group_of("DEVICE_ADJECTIVE").is_err());
         assert_eq!(jan.group_of("DEVICE_ADJECTIVE").unwrap().as_str(), "OBJECT");
         for g in ["LEGAL", "POLITICS", "SOFTWARE"] {
@@ -363,17 +312,7 @@ mod tests {
             assert!(jan.group(g).is_err());
         }
         let names: Vec<_> = feb.groups().map(Group::as_str).collect();
-        assert_eq!(
-            &names[15..],
-            [
-                "GRAMMAR_CONSTRUCT",
-                "LEGAL",
-                "POLITICS",
-                "SOFTWARE",
-                "OTHER",
-                "UNTAGGED_ENTITY"
-            ]
-        );
+        assert_eq!(&names[15..], ["GRAMMAR_CONSTRUCT", "LEGAL", "POLITICS", "SOFTWARE", "OTHER", "UNTAGGED_ENTITY"]);
     }
 
     #[test]
@@ -382,32 +321,20 @@ mod tests {
         for g in tax.groups() {
             assert_eq!(tax.group_of(g.as_str()).unwrap(), g);
         }
-        assert_eq!(
-            tax.group_of("HORMONE").unwrap().as_str(),
-            "BODY_PART_OR_ORGAN_COMPONENT"
-        );
-        assert!(matches!(
-            tax.group("DRUG"),
-            Err(TaxonomyError::NotAGroup { .. })
-        ));
+        assert_eq!(tax.group_of("HORMONE").unwrap().as_str(), "BODY_PART_OR_ORGAN_COMPONENT");
+        assert!(matches!(tax.group("DRUG"), Err(TaxonomyError::NotAGroup { .. })));
     }
 
     #[test]
     fn unknown_label_message() {
         let err = Taxonomy::jan2022().group_of("FOO").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown entity label \"FOO\" (not in taxonomy jan2022; see descriptors/taxonomy/)"
-        );
+        assert_eq!(err.to_string(), "unknown entity label \"FOO\" (not in taxonomy jan2022; see descriptors/taxonomy/)");
     }
 
     #[test]
     fn rejects_duplicates_and_bad_lines() {
         let err = Taxonomy::parse("t", "A B/C\nD C\n").unwrap_err();
-        assert!(
-            matches!(err, TaxonomyError::DuplicateLabel { line: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, TaxonomyError::DuplicateLabel { line: 2, .. }), "{err}");
         assert!(Taxonomy::parse("t", "A B C\n").is_err());
         assert!(Taxonomy::parse("t", "A B//C\n").is_err());
         assert!(Taxonomy::parse("t", "A[x]\n").is_err());

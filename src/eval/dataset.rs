@@ -31,8 +31,8 @@ use super::standard::{self, StandardReport, TypeMapper};
 use super::{EvalError, LabelledReference, Role, SCORING_REFERENCE, Sentences, Token, read};
 use crate::aggregate::strip_bio;
 use crate::compat::{self, Numerics};
-use crate::output;
 use crate::engine::{Engine, PhraseMode, TagRequest};
+use crate::output;
 use crate::text;
 use anyhow::{Context, bail};
 use serde::Serialize;
@@ -178,16 +178,13 @@ impl Dataset {
             bail!("--dataset {}: not a directory", dir.display());
         }
         let gold_path = find_gold_file(dir, split)?;
-        let config_path = match eval_config {
-            Some(p) => p.to_path_buf(),
-            None => ["reference_eval_config.json", "eval_config.json"]
-                .iter()
-                .map(|n| dir.join(n))
-                .find(|p| p.is_file())
-                .with_context(|| {
-                    format!("{}: no reference_eval_config.json or eval_config.json (give --eval-config FILE)", dir.display())
-                })?,
-        };
+        let config_path =
+            match eval_config {
+                Some(p) => p.to_path_buf(),
+                None => ["reference_eval_config.json", "eval_config.json"].iter().map(|n| dir.join(n)).find(|p| p.is_file()).with_context(
+                    || format!("{}: no reference_eval_config.json or eval_config.json (give --eval-config FILE)", dir.display()),
+                )?,
+            };
         let config = Config::from_path(&config_path)?;
         let mut gold = read::read_gold(&gold_path, &config)?;
         let tokens = GoldTokens::detect(&gold_path)?;
@@ -209,10 +206,7 @@ impl Dataset {
         let s = &self.gold.sentences;
         let entity = |t: &Token| is_entity_label(&t.1);
         let with = s.iter().filter(|x| x.iter().any(entity)).count();
-        let runs = s
-            .iter()
-            .map(|x| x.iter().enumerate().filter(|(i, t)| entity(t) && (*i == 0 || !entity(&x[i - 1]))).count())
-            .sum();
+        let runs = s.iter().map(|x| x.iter().enumerate().filter(|(i, t)| entity(t) && (*i == 0 || !entity(&x[i - 1]))).count()).sum();
         Counts {
             sentences_in_file: self.sentences_in_file,
             sentences: s.len(),
@@ -244,8 +238,7 @@ pub fn find_gold_file(dir: &Path, split: Split) -> anyhow::Result<PathBuf> {
     match matching.as_slice() {
         [one] => Ok(dir.join(one)),
         [] => {
-            let looked: Vec<String> =
-                names.iter().map(|n| n.to_string()).chain(endings.iter().map(|e| format!("*{e}"))).collect();
+            let looked: Vec<String> = names.iter().map(|n| n.to_string()).chain(endings.iter().map(|e| format!("*{e}"))).collect();
             let available: Vec<&str> = [Split::Devel, Split::Test]
                 .into_iter()
                 .filter(|s| *s != split)
@@ -296,10 +289,8 @@ pub fn is_entity_label(label: &str) -> bool {
 /// chunker reads the tokens of a sentence it chunks.
 pub fn request(tokens: &[Token], selection: PhraseSelection, style: GoldTokens) -> TagRequest {
     if selection == PhraseSelection::Markers && tokens.iter().any(|t| is_entity_label(&t.1)) {
-        let words: Vec<String> = tokens
-            .iter()
-            .map(|(w, l)| if is_entity_label(l) { format!("{w}{}", text::MARKER) } else { w.clone() })
-            .collect();
+        let words: Vec<String> =
+            tokens.iter().map(|(w, l)| if is_entity_label(l) { format!("{w}{}", text::MARKER) } else { w.clone() }).collect();
         return TagRequest::new(words.join(" "), PhraseMode::Markers);
     }
     let joined = tokens.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(" ");
@@ -499,17 +490,19 @@ pub fn score(
     };
     let labelled = |strict: bool| {
         let predictions = if strict { "first" } else { "either of two" };
-        let r = reference::score(config, gold, &pred, Options { strict, ignore_others }).map(|results| {
-            LabelledReference { scoring: SCORING_REFERENCE, predictions, ignore_others, results }
+        let r = reference::score(config, gold, &pred, Options { strict, ignore_others }).map(|results| LabelledReference {
+            scoring: SCORING_REFERENCE,
+            predictions,
+            ignore_others,
+            results,
         });
         Scored::new(r, SCORING_REFERENCE, predictions)
     };
     let (span, token) = match standard::score(config, gold, &pred) {
         Ok(s) => (Scored::Ok(s.span), Scored::Ok(s.token)),
-        Err(e) => (
-            Scored::failed(e.to_string(), super::SCORING_SPAN, "first"),
-            Scored::failed(e.to_string(), super::SCORING_TOKEN, "first"),
-        ),
+        Err(e) => {
+            (Scored::failed(e.to_string(), super::SCORING_SPAN, "first"), Scored::failed(e.to_string(), super::SCORING_TOKEN, "first"))
+        }
     };
     let n = gold.sentences.len();
     Ok(ModeReport {
@@ -554,12 +547,8 @@ impl Settings {
         ignore_others: bool,
         tokens: GoldTokens,
     ) -> Self {
-        let members = engine
-            .info()
-            .members
-            .into_iter()
-            .map(|m| serde_json::json!({"name": m.name, "kind": m.kind, "model": m.model}))
-            .collect();
+        let members =
+            engine.info().members.into_iter().map(|m| serde_json::json!({"name": m.name, "kind": m.kind, "model": m.model})).collect();
         Settings {
             phrases,
             limit,
@@ -635,7 +624,11 @@ mod tests {
 
     #[test]
     fn marker_requests_mark_gold_entity_tokens() {
-        let r = request(&toks(&[("the", "O"), ("ataxia", "B"), ("-", "I"), ("T", "I"), ("gene", "O")]), PhraseSelection::Markers, GoldTokens::Detached);
+        let r = request(
+            &toks(&[("the", "O"), ("ataxia", "B"), ("-", "I"), ("T", "I"), ("gene", "O")]),
+            PhraseSelection::Markers,
+            GoldTokens::Detached,
+        );
         assert_eq!(r.text, "the ataxia:__entity__ -:__entity__ T:__entity__ gene");
         assert_eq!(r.mode, PhraseMode::Markers);
     }

@@ -11,8 +11,7 @@ use std::io::{self, Write};
 /// Serialises `value` like `json.dumps(value, indent=4)` (no trailing newline).
 pub fn to_python_json<T: Serialize + ?Sized>(value: &T) -> String {
     let mut out = Vec::new();
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut out, PythonFormatter(PrettyFormatter::with_indent(b"    ")));
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter(PrettyFormatter::with_indent(b"    ")));
     // Writing to a Vec cannot fail, and every value here has string keys.
     value.serialize(&mut ser).expect("in-memory JSON serialisation");
     // Only ASCII is written (see `write_string_fragment`).
@@ -85,7 +84,8 @@ mod tests {
         }
         let got = to_python_json(&T { a: 0, b: 0.0, c: vec![1], s: "é\u{1F600}\u{7f}\n\"" });
         // json.dumps({"a": 0, "b": 0.0, "c": [1], "s": "é😀\x7f\n\""}, indent=4)
-        let want = "{\n    \"a\": 0,\n    \"b\": 0.0,\n    \"c\": [\n        1\n    ],\n    \"s\": \"\\u00e9\\ud83d\\ude00\\u007f\\n\\\"\"\n}";
+        let want =
+            "{\n    \"a\": 0,\n    \"b\": 0.0,\n    \"c\": [\n        1\n    ],\n    \"s\": \"\\u00e9\\ud83d\\ude00\\u007f\\n\\\"\"\n}";
         assert_eq!(got, want);
         assert_eq!(to_python_json(&[17.2, 100.0, 0.01, 35.56]), "[\n    17.2,\n    100.0,\n    0.01,\n    35.56\n]");
     }

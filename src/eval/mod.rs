@@ -95,11 +95,9 @@ impl Sentences {
     /// Where sentence `sentence` (0-based), optionally its token `token`, comes from.
     pub fn locate(&self, sentence: usize, token: Option<usize>) -> Location {
         match &self.origin {
-            Some(o) => Location::File {
-                role: self.role,
-                path: o.path.clone(),
-                line: o.first_lines.get(sentence).map(|l| l + token.unwrap_or(0)),
-            },
+            Some(o) => {
+                Location::File { role: self.role, path: o.path.clone(), line: o.first_lines.get(sentence).map(|l| l + token.unwrap_or(0)) }
+            }
             None => Location::Memory { role: self.role, sentence, token },
         }
     }
@@ -231,13 +229,7 @@ impl Evaluation {
 
 /// Scores `pred` against `gold` as asked. `options` (strict, ignore-others) apply to the
 /// reference scoring only; span and token scoring always use the first prediction.
-pub fn evaluate(
-    config: &Config,
-    gold: &Sentences,
-    pred: &Sentences,
-    options: Options,
-    scoring: Scoring,
-) -> Result<Evaluation, EvalError> {
+pub fn evaluate(config: &Config, gold: &Sentences, pred: &Sentences, options: Options, scoring: Scoring) -> Result<Evaluation, EvalError> {
     Ok(match scoring {
         Scoring::Reference => Evaluation::Reference(reference::score(config, gold, pred, options)?),
         Scoring::Span => Evaluation::Span(standard::score(config, gold, pred)?.span),

@@ -31,10 +31,7 @@ pub fn parse_gold(text: &str, name: &str, config: &Config) -> Result<Sentences, 
     let need = term.max(label) + 1;
     parse(Role::Gold, text, name, |fields| {
         if fields.len() < need {
-            return Err(format!(
-                "expected at least {need} columns (term_index {term}, label_index {label}), found {}",
-                fields.len()
-            ));
+            return Err(format!("expected at least {need} columns (term_index {term}, label_index {label}), found {}", fields.len()));
         }
         Ok((fields[term].to_string(), fields[label].to_string()))
     })
@@ -52,8 +49,8 @@ pub fn parse_pred(text: &str, name: &str) -> Result<Sentences, EvalError> {
 }
 
 fn read_text(role: Role, path: &Path, name: &str) -> Result<String, EvalError> {
-    let bytes = std::fs::read(path)
-        .map_err(|error| EvalError::Io { at: Location::File { role, path: name.to_string(), line: None }, error })?;
+    let bytes =
+        std::fs::read(path).map_err(|error| EvalError::Io { at: Location::File { role, path: name.to_string(), line: None }, error })?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         // The valid prefix is UTF-8 by definition; count the lines it completes.
@@ -62,12 +59,7 @@ fn read_text(role: Role, path: &Path, name: &str) -> Result<String, EvalError> {
     })
 }
 
-fn parse(
-    role: Role,
-    text: &str,
-    name: &str,
-    mut token: impl FnMut(&[&str]) -> Result<Token, String>,
-) -> Result<Sentences, EvalError> {
+fn parse(role: Role, text: &str, name: &str, mut token: impl FnMut(&[&str]) -> Result<Token, String>) -> Result<Sentences, EvalError> {
     let mut sentences = Vec::new();
     let mut first_lines = Vec::new();
     let mut current: Vec<Token> = Vec::new();
@@ -83,8 +75,7 @@ fn parse(
             start = 0;
             continue;
         }
-        let t = token(&fields)
-            .map_err(|msg| EvalError::at(Location::File { role, path: name.to_string(), line: Some(line_no) }, msg))?;
+        let t = token(&fields).map_err(|msg| EvalError::at(Location::File { role, path: name.to_string(), line: Some(line_no) }, msg))?;
         if current.is_empty() {
             start = line_no;
         }

@@ -356,10 +356,7 @@ pub fn pair(gold: &Sentences, pred: &Sentences) -> Result<(Vec<Pairing>, Option<
         if g.is_empty() {
             let n = gold.sentences.len();
             return Err(if k >= n {
-                EvalError::at(
-                    pred.locate(k, None),
-                    format!("sentence {} has no gold sentence (the gold input has {n})", k + 1),
-                )
+                EvalError::at(pred.locate(k, None), format!("sentence {} has no gold sentence (the gold input has {n})", k + 1))
             } else {
                 EvalError::at(
                     gold.locate(k, None),
@@ -373,12 +370,7 @@ pub fn pair(gold: &Sentences, pred: &Sentences) -> Result<(Vec<Pairing>, Option<
 }
 
 /// Runs the reference scorer on paired sentences.
-pub fn score(
-    config: &Config,
-    gold: &Sentences,
-    pred: &Sentences,
-    options: Options,
-) -> Result<ReferenceResults, EvalError> {
+pub fn score(config: &Config, gold: &Sentences, pred: &Sentences, options: Options) -> Result<ReferenceResults, EvalError> {
     let (pairs, stopped_at) = pair(gold, pred)?;
     let mut s = Scorer::new(config, options)?;
     let mut diag = Diagnostics { stopped_at, ..Diagnostics::default() };
@@ -476,30 +468,25 @@ impl<'c> Scorer<'c> {
     fn gname(&self, key: &str, raw: &str, at: impl FnOnce() -> Location) -> Result<(&'c Mapping, usize), EvalError> {
         match self.by_gname.get(key) {
             Some(m) => Ok((m, self.class_index[m.disp_name.as_str()])),
-            None => Err(EvalError::at(
-                at(),
-                format!("label {raw:?} (looked up as {key:?}) is not a g_name in the config \"mapping\""),
-            )),
+            None => Err(EvalError::at(at(), format!("label {raw:?} (looked up as {key:?}) is not a g_name in the config \"mapping\""))),
         }
     }
 
-    fn class(
-        &self,
-        name: &str,
-        why: impl FnOnce() -> String,
-        at: impl FnOnce() -> Location,
-    ) -> Result<usize, EvalError> {
-        self.class_index.get(name).copied().ok_or_else(|| {
-            EvalError::at(at(), format!("{}, which is not a disp_name in the config \"mapping\"", why()))
-        })
+    fn class(&self, name: &str, why: impl FnOnce() -> String, at: impl FnOnce() -> Location) -> Result<usize, EvalError> {
+        self.class_index
+            .get(name)
+            .copied()
+            .ok_or_else(|| EvalError::at(at(), format!("{}, which is not a disp_name in the config \"mapping\"", why())))
     }
 
     /// `fp_type_to_disp_map[group]`.
     fn fp_disp(&self, group: &str, at: impl FnOnce() -> Location) -> Result<&'c str, EvalError> {
         let config: &'c Config = self.config;
-        config.fp_type_to_disp_map.get(group).map(String::as_str).ok_or_else(|| {
-            EvalError::at(at(), format!("group {group:?} is in fp_type_list but not in fp_type_to_disp_map"))
-        })
+        config
+            .fp_type_to_disp_map
+            .get(group)
+            .map(String::as_str)
+            .ok_or_else(|| EvalError::at(at(), format!("group {group:?} is in fp_type_list but not in fp_type_to_disp_map")))
     }
 
     /// `fp_type_to_disp_map[group]` as a class index.
@@ -552,11 +539,7 @@ impl<'c> Scorer<'c> {
                 let col = if label == other_tag {
                     self.other
                 } else {
-                    self.class(
-                        label,
-                        || format!("strict scoring counts group {first:?} under {label:?}"),
-                        || at.pred(i),
-                    )?
+                    self.class(label, || format!("strict scoring counts group {first:?} under {label:?}"), || at.pred(i))?
                 };
                 self.confusion[row][col] += 1;
             } else {
@@ -570,8 +553,7 @@ impl<'c> Scorer<'c> {
                     failed |= self.fp_check(row, tags[i], &config.misc_tag, at, i)?;
                 } else {
                     failed = true;
-                    let col =
-                        if self.fp_types.contains(first) { self.fp_class(first, || at.pred(i))? } else { self.other };
+                    let col = if self.fp_types.contains(first) { self.fp_class(first, || at.pred(i))? } else { self.other };
                     self.confusion[row][col] += 1;
                 }
             }
@@ -592,11 +574,7 @@ impl<'c> Scorer<'c> {
             let parts = prediction_parts(tag);
             self.count_dual(&parts);
             let (group, subtype) = parts[0];
-            if !self.options.ignore_others
-                && group != other_tag
-                && self.fp_types.contains(group)
-                && self.fp_subtypes.contains(subtype)
-            {
+            if !self.options.ignore_others && group != other_tag && self.fp_types.contains(group) && self.fp_subtypes.contains(subtype) {
                 let col = self.fp_class(group, || at.pred(i))?;
                 self.confusion[self.other][col] += 1;
                 failed = true;
@@ -621,8 +599,7 @@ impl<'c> Scorer<'c> {
         let l = match self.by_gname.get(l_tag) {
             Some(m) => self.class_index[m.disp_name.as_str()],
             None => {
-                let msg =
-                    format!("misc_tag {l_tag:?} is not a g_name in \"mapping\" (needed for gold class {l_tag:?})");
+                let msg = format!("misc_tag {l_tag:?} is not a g_name in \"mapping\" (needed for gold class {l_tag:?})");
                 return Err(EvalError::at(self.config.location(), msg));
             }
         };
@@ -630,19 +607,11 @@ impl<'c> Scorer<'c> {
         Ok(false)
     }
 
-    fn finish(
-        self,
-        total: u64,
-        processed: u64,
-        oos: u64,
-        failed: u64,
-        diagnostics: Diagnostics,
-    ) -> Result<ReferenceResults, EvalError> {
+    fn finish(self, total: u64, processed: u64, oos: u64, failed: u64, diagnostics: Diagnostics) -> Result<ReferenceResults, EvalError> {
         let n = self.classes.len();
         // The reference skips these names when iterating its results dict.
         let scored: Vec<usize> = (0..n).filter(|&c| !matches!(self.classes[c], "entity_counts" | "stats")).collect();
-        let ratio =
-            |num: u64, den: u64| if den == 0 { Num::Int(0) } else { Num::Float(python_round(num as f64 / den as f64, 2)) };
+        let ratio = |num: u64, den: u64| if den == 0 { Num::Int(0) } else { Num::Float(python_round(num as f64 / den as f64, 2)) };
         let mut f1_scores = Vec::with_capacity(scored.len());
         let (mut f1_sum, mut f1_count) = (0.0f64, 0u32);
         for &c in &scored {
@@ -685,8 +654,7 @@ impl<'c> Scorer<'c> {
             };
             f1_scores.push((self.classes[c].to_string(), score));
         }
-        let average_f1_score =
-            if f1_count == 0 { Num::Int(0) } else { Num::Float(python_round(f1_sum / f64::from(f1_count), 2)) };
+        let average_f1_score = if f1_count == 0 { Num::Int(0) } else { Num::Float(python_round(f1_sum / f64::from(f1_count), 2)) };
         let percent = |num: u64, den: u64| {
             if den == 0 { Num::Int(0) } else { Num::Float(python_round((num as f64 / den as f64) * 100.0, 2)) }
         };
@@ -725,9 +693,7 @@ mod tests {
     /// Sentences from `"term=tag term=tag"` strings; `""` is an empty sentence.
     fn sents(role: Role, sentences: &[&str]) -> Sentences {
         let parse = |s: &str| {
-            s.split_whitespace()
-                .map(|t| t.split_once('=').map(|(a, b)| (a.to_string(), b.to_string())).expect("term=tag"))
-                .collect()
+            s.split_whitespace().map(|t| t.split_once('=').map(|(a, b)| (a.to_string(), b.to_string())).expect("term=tag")).collect()
         };
         Sentences::in_memory(role, sentences.iter().map(|s| parse(s)).collect())
     }
@@ -781,8 +747,7 @@ mod tests {
     fn f1_uses_rounded_precision_and_recall_and_zero_denominators_are_int() {
         // 8 gold entity tokens, 1 found: P = 1/1, R = 1/8 = 0.125 -> 0.12 (half-even);
         // F1 of the rounded values 2*.12/1.12 = 0.214 -> 0.21 (unrounded F1 would give 0.22).
-        let r =
-            run(&disease(), &["a=B b=I c=I d=I e=I f=I g=I h=I"], &["a=B_DISEASE b=O c=O d=O e=O f=O g=O h=O"], true);
+        let r = run(&disease(), &["a=B b=I c=I d=I e=I f=I g=I h=I"], &["a=B_DISEASE b=O c=O d=O e=O f=O g=O h=O"], true);
         let d = f1(&r, "DISEASE");
         assert_eq!((d.precision, d.recall, d.f1_score), (Num::Float(1.0), Num::Float(0.12), Num::Float(0.21)));
         // OTHER: no gold tokens (recall int 0), 7 predicted, none right (precision 0.0), F1 int 0.
@@ -790,11 +755,7 @@ mod tests {
         assert_eq!((o.precision, o.recall, o.f1_score), (Num::Float(0.0), Num::Int(0), Num::Int(0)));
         assert_eq!(r.average_f1_score, Num::Float(0.21));
         let json = r.to_json();
-        assert!(
-            json.contains("\"recall\": 0.12,")
-                && json.contains("\"precision\": 0.0,")
-                && json.contains("\"recall\": 0,")
-        );
+        assert!(json.contains("\"recall\": 0.12,") && json.contains("\"precision\": 0.0,") && json.contains("\"recall\": 0,"));
     }
 
     #[test]
@@ -946,10 +907,7 @@ mod tests {
         let g = sents(Role::Gold, &["a=O", "b=B c=X"]);
         let p = sents(Role::Pred, &["a=O", "b=O c=O"]);
         let e = score(&disease(), &g, &p, Options::default()).unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "gold sentence 2 token 2: label \"X\" (looked up as \"X\") is not a g_name in the config \"mapping\""
-        );
+        assert_eq!(e, "gold sentence 2 token 2: label \"X\" (looked up as \"X\") is not a g_name in the config \"mapping\"");
         let e = Config::from_json(
             r#"{"label_index": 1, "term_index": 0, "other_tag": "Z", "misc_tag": "O",
             "fp_type_list": [], "fp_subtype_list": [], "fp_type_to_disp_map": {}, "mapping": []}"#,

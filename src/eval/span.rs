@@ -54,17 +54,13 @@ pub struct Entity<'a> {
 /// seqeval `end_of_chunk`: does an entity end between `prev` and `cur`?
 fn ends(prev: Tag, cur: Tag) -> bool {
     let (p, c) = (prev.prefix, cur.prefix);
-    matches!(p, 'E' | 'S')
-        || (matches!(p, 'B' | 'I') && matches!(c, 'B' | 'S' | 'O'))
-        || (p != 'O' && prev.kind != cur.kind)
+    matches!(p, 'E' | 'S') || (matches!(p, 'B' | 'I') && matches!(c, 'B' | 'S' | 'O')) || (p != 'O' && prev.kind != cur.kind)
 }
 
 /// seqeval `start_of_chunk`: does an entity start at `cur`?
 fn starts(prev: Tag, cur: Tag) -> bool {
     let (p, c) = (prev.prefix, cur.prefix);
-    matches!(c, 'B' | 'S')
-        || (matches!(p, 'E' | 'S' | 'O') && matches!(c, 'E' | 'I'))
-        || (c != 'O' && prev.kind != cur.kind)
+    matches!(c, 'B' | 'S') || (matches!(p, 'E' | 'S' | 'O') && matches!(c, 'E' | 'I')) || (c != 'O' && prev.kind != cur.kind)
 }
 
 /// Entities of one sentence (seqeval `get_entities`, default mode).
@@ -138,17 +134,12 @@ impl Scores {
         let micro = Prf::from_counts(tp, pred, gold);
         let n = per_type.len() as f64;
         let mean = |f: fn(&Prf) -> f64| if n == 0.0 { 0.0 } else { per_type.values().map(f).sum::<f64>() / n };
-        let macro_avg =
-            Prf { precision: mean(|p| p.precision), recall: mean(|p| p.recall), f1: mean(|p| p.f1), ..micro };
+        let macro_avg = Prf { precision: mean(|p| p.precision), recall: mean(|p| p.recall), f1: mean(|p| p.f1), ..micro };
         let weighted_mean = |f: fn(&Prf) -> f64| {
             if gold == 0 { 0.0 } else { per_type.values().map(|p| f(p) * p.support as f64).sum::<f64>() / gold as f64 }
         };
-        let weighted = Prf {
-            precision: weighted_mean(|p| p.precision),
-            recall: weighted_mean(|p| p.recall),
-            f1: weighted_mean(|p| p.f1),
-            ..micro
-        };
+        let weighted =
+            Prf { precision: weighted_mean(|p| p.precision), recall: weighted_mean(|p| p.recall), f1: weighted_mean(|p| p.f1), ..micro };
         Scores { per_type, micro, macro_avg, weighted, accuracy: None }
     }
 }

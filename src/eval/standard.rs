@@ -57,10 +57,7 @@ impl StandardReport {
         }
         let s = &self.sentences;
         if s.empty_predictions + s.out_of_sync > 0 {
-            w.push(format!(
-                "{} empty and {} out-of-sync prediction sentence(s) scored as all O",
-                s.empty_predictions, s.out_of_sync
-            ));
+            w.push(format!("{} empty and {} out-of-sync prediction sentence(s) scored as all O", s.empty_predictions, s.out_of_sync));
         }
         w
     }
@@ -84,8 +81,7 @@ pub struct TypeMapper<'c> {
 
 impl<'c> TypeMapper<'c> {
     pub fn new(config: &'c Config) -> Self {
-        let by_gname: HashMap<&str, &str> =
-            config.mapping.iter().map(|m| (m.g_name.as_str(), m.disp_name.as_str())).collect();
+        let by_gname: HashMap<&str, &str> = config.mapping.iter().map(|m| (m.g_name.as_str(), m.disp_name.as_str())).collect();
         TypeMapper {
             config,
             classes: config.mapping.iter().map(|m| m.disp_name.as_str()).collect(),
@@ -187,9 +183,7 @@ pub fn typed_sequences(config: &Config, gold: &Sentences, pred: &Sentences) -> R
                 }
                 let mut tags = idx
                     .iter()
-                    .map(|&j| {
-                        mapper.pred(&pred.sentences[k][j].1).map_err(|m| EvalError::at(pred.locate(k, Some(j)), m))
-                    })
+                    .map(|&j| mapper.pred(&pred.sentences[k][j].1).map_err(|m| EvalError::at(pred.locate(k, Some(j)), m)))
                     .collect::<Result<Vec<_>, _>>()?;
                 tags.resize(n, "O".to_string());
                 tags
@@ -261,14 +255,8 @@ mod tests {
     fn predictions_use_the_first_tag_and_the_strict_mapping() {
         let c = config(CHEM);
         let m = TypeMapper::new(&c);
-        assert_eq!(
-            m.pred("B_DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]/B_GENE").unwrap(),
-            "B-THERAPEUTIC_OR_PREVENTIVE_PROCEDURE"
-        );
-        assert_eq!(
-            m.pred("I_DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]").unwrap(),
-            "I-THERAPEUTIC_OR_PREVENTIVE_PROCEDURE"
-        );
+        assert_eq!(m.pred("B_DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]/B_GENE").unwrap(), "B-THERAPEUTIC_OR_PREVENTIVE_PROCEDURE");
+        assert_eq!(m.pred("I_DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]").unwrap(), "I-THERAPEUTIC_OR_PREVENTIVE_PROCEDURE");
         // Second prediction ignored; a group outside the lists becomes misc_tag, here O.
         assert_eq!(m.pred("B_GENE/B_DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]").unwrap(), "O");
         assert_eq!(m.pred("O").unwrap(), "O");

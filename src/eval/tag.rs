@@ -55,9 +55,7 @@ pub fn check_labels(pred: &Sentences, taxonomy: &Taxonomy) -> Result<(), EvalErr
 
 fn label_in(e: &EntityTag, taxonomy: &Taxonomy) -> Result<(), String> {
     let tax = taxonomy.name();
-    let group_of = |label: &str| {
-        taxonomy.group_of(label).map_err(|_| format!("\"{label}\" is not a label of taxonomy {tax}"))
-    };
+    let group_of = |label: &str| taxonomy.group_of(label).map_err(|_| format!("\"{label}\" is not a label of taxonomy {tax}"));
     let group = group_of(e.group.as_str())?;
     if *group != e.group {
         return Err(if e.is_bare() {
@@ -113,7 +111,10 @@ mod tests {
         assert!(e.ends_with("\"DRUG\" is a subtype in taxonomy jan2022: write it DRUG[THERAPEUTIC_OR_PREVENTIVE_PROCEDURE]"), "{e}");
         assert!(one("B_GENE[DRUG]").unwrap_err().ends_with("\"DRUG\" is not a group of taxonomy jan2022"));
         let e = one("B_DRUG[GENE]").unwrap_err();
-        assert!(e.contains("\"DRUG\" is not a subtype of GENE in taxonomy jan2022 (its group is THERAPEUTIC_OR_PREVENTIVE_PROCEDURE)"), "{e}");
+        assert!(
+            e.contains("\"DRUG\" is not a subtype of GENE in taxonomy jan2022 (its group is THERAPEUTIC_OR_PREVENTIVE_PROCEDURE)"),
+            "{e}"
+        );
         assert!(one("B_BAR[GENE]").unwrap_err().ends_with("\"BAR\" is not a label of taxonomy jan2022"));
         // feb2022 adds groups jan2022 lacks
         assert!(one("B_LEGAL").is_err());

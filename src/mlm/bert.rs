@@ -105,8 +105,7 @@ impl Bert {
     pub fn load(w: &Weights, cfg: &BertConfig, device: &Device) -> anyhow::Result<Self> {
         let h = cfg.hidden_size;
         let word_embeddings = w.get("bert.embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?;
-        let position_embeddings =
-            w.get("bert.embeddings.position_embeddings.weight", &[cfg.max_position_embeddings, h])?;
+        let position_embeddings = w.get("bert.embeddings.position_embeddings.weight", &[cfg.max_position_embeddings, h])?;
         let token_type = w.get("bert.embeddings.token_type_embeddings.weight", &[cfg.type_vocab_size, h])?;
         let token_type_row = token_type.get(0)?;
         let emb_ln = LayerNorm::load(w, "bert.embeddings.LayerNorm", h, cfg.layer_norm_eps)?;
@@ -134,16 +133,7 @@ impl Bert {
         } else {
             None
         };
-        Ok(Self {
-            cfg: cfg.clone(),
-            word_embeddings,
-            position_embeddings,
-            token_type_row,
-            emb_ln,
-            layers,
-            head,
-            device: device.clone(),
-        })
+        Ok(Self { cfg: cfg.clone(), word_embeddings, position_embeddings, token_type_row, emb_ln, layers, head, device: device.clone() })
     }
 
     pub fn config(&self) -> &BertConfig {

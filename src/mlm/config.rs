@@ -66,33 +66,24 @@ fn default_pos_type() -> String {
 impl BertConfig {
     /// Reads and checks `config.json`; errors name the file and the problem.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read model config: {e}", path.display()))?;
-        let cfg: BertConfig = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: not a valid BERT config: {e}", path.display()))?;
-        cfg.validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: cannot read model config: {e}", path.display()))?;
+        let cfg: BertConfig =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not a valid BERT config: {e}", path.display()))?;
+        cfg.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        if let Some(t) = &self.model_type {
-            if t != "bert" {
-                anyhow::bail!("model_type is \"{t}\", but only BERT checkpoints are supported here");
-            }
+        if let Some(t) = &self.model_type
+            && t != "bert"
+        {
+            anyhow::bail!("model_type is \"{t}\", but only BERT checkpoints are supported here");
         }
         if self.position_embedding_type != "absolute" {
-            anyhow::bail!(
-                "position_embedding_type \"{}\" is not supported (only \"absolute\")",
-                self.position_embedding_type
-            );
+            anyhow::bail!("position_embedding_type \"{}\" is not supported (only \"absolute\")", self.position_embedding_type);
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
-            anyhow::bail!(
-                "hidden_size {} is not divisible by num_attention_heads {}",
-                self.hidden_size,
-                self.num_attention_heads
-            );
+        if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            anyhow::bail!("hidden_size {} is not divisible by num_attention_heads {}", self.hidden_size, self.num_attention_heads);
         }
         if self.vocab_size == 0 || self.num_hidden_layers == 0 {
             anyhow::bail!("vocab_size and num_hidden_layers must be positive");

@@ -163,10 +163,7 @@ impl MaskedLm {
             }
         }
         if inputs.iter().any(|i| !i.reads.is_empty()) && !self.has_mlm_head() {
-            bail!(
-                "{}: this checkpoint has no masked-LM head (cls.predictions.*); use a BertForMaskedLM model",
-                self.dir.display()
-            );
+            bail!("{}: this checkpoint has no masked-LM head (cls.predictions.*); use a BertForMaskedLM model", self.dir.display());
         }
         Ok(())
     }

@@ -38,17 +38,12 @@ impl WordPieceTokenizer {
         let vocab_txt = dir.join("vocab.txt");
         let tok_config = read_tokenizer_config(&dir.join("tokenizer_config.json"))?;
         let mut inner = if tok_json.is_file() {
-            let mut t = Tokenizer::from_file(&tok_json)
-                .map_err(|e| anyhow!("{}: not a valid tokenizer file ({e})", tok_json.display()))?;
+            let mut t = Tokenizer::from_file(&tok_json).map_err(|e| anyhow!("{}: not a valid tokenizer file ({e})", tok_json.display()))?;
             t.with_padding(None);
-            t.with_truncation(None)
-                .map_err(|e| anyhow!("{}: {e}", tok_json.display()))?;
+            t.with_truncation(None).map_err(|e| anyhow!("{}: {e}", tok_json.display()))?;
             t
         } else if vocab_txt.is_file() {
-            let lowercase = tok_config
-                .lowercase
-                .or(config_lowercase)
-                .unwrap_or_else(|| !vocab_file_is_cased(&vocab_txt).unwrap_or(true));
+            let lowercase = tok_config.lowercase.or(config_lowercase).unwrap_or_else(|| !vocab_file_is_cased(&vocab_txt).unwrap_or(true));
             from_vocab_txt(&vocab_txt, lowercase, tok_config.strip_accents)?
         } else {
             bail!("{}: no tokenizer (expected tokenizer.json or vocab.txt)", dir.display());
@@ -65,19 +60,12 @@ impl WordPieceTokenizer {
             .or(config_lowercase)
             .unwrap_or_else(|| !vocab.iter().any(|t| !is_bracketed(t) && t.chars().any(char::is_uppercase)));
         let id = |t: &str| -> anyhow::Result<u32> {
-            inner
-                .token_to_id(t)
-                .ok_or_else(|| anyhow!("{}: the vocabulary has no {t} token", dir.display()))
+            inner.token_to_id(t).ok_or_else(|| anyhow!("{}: the vocabulary has no {t} token", dir.display()))
         };
         let (cls, sep, mask, pad, unk) = (id("[CLS]")?, id("[SEP]")?, id("[MASK]")?, id("[PAD]")?, id("[UNK]")?);
         // "[MASK]" etc. typed in text must stay single tokens, also for vocab.txt-only models.
-        let specials: Vec<AddedToken> = ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]"]
-            .iter()
-            .map(|t| AddedToken::from(*t, true))
-            .collect();
-        inner
-            .add_special_tokens(specials)
-            .map_err(|e| anyhow!("{}: cannot register special tokens ({e})", dir.display()))?;
+        let specials: Vec<AddedToken> = ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]"].iter().map(|t| AddedToken::from(*t, true)).collect();
+        inner.add_special_tokens(specials).map_err(|e| anyhow!("{}: cannot register special tokens ({e})", dir.display()))?;
         Ok(Self { inner, vocab, lowercase, cls, sep, mask, pad, unk })
     }
 
@@ -110,10 +98,7 @@ impl WordPieceTokenizer {
 
     /// Encodes `text`; with `special`, wraps it in `[CLS] … [SEP]`.
     pub fn encode(&self, text: &str, special: bool) -> anyhow::Result<Encoded> {
-        let enc = self
-            .inner
-            .encode(text, special)
-            .map_err(|e| anyhow!("cannot tokenize {text:?}: {e}"))?;
+        let enc = self.inner.encode(text, special).map_err(|e| anyhow!("cannot tokenize {text:?}: {e}"))?;
         Ok(Encoded { ids: enc.get_ids().to_vec(), offsets: enc.get_offsets().to_vec() })
     }
 
@@ -143,8 +128,7 @@ fn read_tokenizer_config(path: &Path) -> anyhow::Result<TokenizerConfig> {
         return Ok(TokenizerConfig::default());
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid JSON ({e})", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid JSON ({e})", path.display()))?;
     Ok(TokenizerConfig {
         lowercase: v.get("do_lower_case").and_then(|x| x.as_bool()),
         strip_accents: v.get("strip_accents").and_then(|x| x.as_bool()),
@@ -152,15 +136,14 @@ fn read_tokenizer_config(path: &Path) -> anyhow::Result<TokenizerConfig> {
 }
 
 fn from_vocab_txt(path: &Path, lowercase: bool, strip_accents: Option<bool>) -> anyhow::Result<Tokenizer> {
+    use tokenizers::Model;
     use tokenizers::models::wordpiece::WordPiece;
     use tokenizers::normalizers::bert::BertNormalizer;
     use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
     use tokenizers::processors::bert::BertProcessing;
-    use tokenizers::Model;
 
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| anyhow!("{}: not valid UTF-8 (at byte {})", path.display(), e.valid_up_to()))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| anyhow!("{}: not valid UTF-8 (at byte {})", path.display(), e.valid_up_to()))?;
     let has = |t: &str| text.lines().any(|l| l.trim_end_matches('\r') == t);
     for t in ["[CLS]", "[SEP]", "[UNK]", "[MASK]", "[PAD]"] {
         if !has(t) {
@@ -175,8 +158,7 @@ fn from_vocab_txt(path: &Path, lowercase: bool, strip_accents: Option<bool>) -> 
     let id = |t: &str| model.token_to_id(t).unwrap_or(0);
     let (cls, sep) = (id("[CLS]"), id("[SEP]"));
     let mut tok = Tokenizer::new(model);
-    tok.with_normalizer(Some(BertNormalizer::new(true, true, strip_accents, lowercase)))
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    tok.with_normalizer(Some(BertNormalizer::new(true, true, strip_accents, lowercase))).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     tok.with_pre_tokenizer(Some(BertPreTokenizer));
     tok.with_post_processor(Some(BertProcessing::new(("[SEP]".into(), sep), ("[CLS]".into(), cls))));
     tok.with_decoder(Some(tokenizers::decoders::wordpiece::WordPiece::default()));

@@ -19,17 +19,14 @@ impl Weights {
         let st_index = dir.join("model.safetensors.index.json");
         let bin = dir.join("pytorch_model.bin");
         if st.is_file() {
-            Self::from_safetensors(&[st.clone()], &st, device)
+            Self::from_safetensors(std::slice::from_ref(&st), &st, device)
         } else if st_index.is_file() {
             let shards = shard_files(&st_index)?;
             Self::from_safetensors(&shards, &st_index, device)
         } else if bin.is_file() {
             Self::from_pytorch_bin(&bin, device)
         } else {
-            bail!(
-                "{}: no model weights (expected model.safetensors or pytorch_model.bin)",
-                dir.display()
-            )
+            bail!("{}: no model weights (expected model.safetensors or pytorch_model.bin)", dir.display())
         }
     }
 
@@ -41,9 +38,7 @@ impl Weights {
             let mm = unsafe { candle_core::safetensors::MmapedSafetensors::new(file) }
                 .map_err(|e| anyhow!("{}: not a valid safetensors file ({e})", file.display()))?;
             for (name, _) in mm.tensors() {
-                let t = mm
-                    .load(&name, device)
-                    .map_err(|e| anyhow!("{}: cannot read tensor {name}: {e}", file.display()))?;
+                let t = mm.load(&name, device).map_err(|e| anyhow!("{}: cannot read tensor {name}: {e}", file.display()))?;
                 tensors.insert(name, t);
             }
         }
@@ -52,9 +47,7 @@ impl Weights {
 
     fn from_pytorch_bin(path: &Path, device: &Device) -> anyhow::Result<Self> {
         let mut magic = [0u8; 4];
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_exact(&mut magic))
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).with_context(|| format!("{}: cannot read", path.display()))?;
         if &magic != b"PK\x03\x04" {
             bail!(
                 "{}: legacy (non-zip) PyTorch format, which cannot be read safely; convert it once with \
@@ -97,16 +90,12 @@ impl Weights {
 
     /// The tensor `name` with the shape `config.json` implies; errors name the file and tensor.
     pub fn get(&self, name: &str, shape: &[usize]) -> anyhow::Result<Tensor> {
-        let t = self.tensors.get(name).ok_or_else(|| {
-            anyhow!("{}: missing tensor {name} (is this a BERT checkpoint?)", self.source.display())
-        })?;
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| anyhow!("{}: missing tensor {name} (is this a BERT checkpoint?)", self.source.display()))?;
         if t.dims() != shape {
-            bail!(
-                "{}: tensor {name} has shape {:?} but config.json implies {:?}",
-                self.source.display(),
-                t.dims(),
-                shape
-            );
+            bail!("{}: tensor {name} has shape {:?} but config.json implies {:?}", self.source.display(), t.dims(), shape);
         }
         Ok(t.clone())
     }
@@ -130,12 +119,8 @@ fn canonical_name(name: &str) -> String {
 
 fn shard_files(index: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(index).with_context(|| format!("{}: cannot read", index.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid JSON ({e})", index.display()))?;
-    let map = v
-        .get("weight_map")
-        .and_then(|m| m.as_object())
-        .ok_or_else(|| anyhow!("{}: no weight_map", index.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid JSON ({e})", index.display()))?;
+    let map = v.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| anyhow!("{}: no weight_map", index.display()))?;
     let dir = index.parent().unwrap_or(Path::new("."));
     let mut files: Vec<PathBuf> = map.values().filter_map(|f| f.as_str()).map(|f| dir.join(f)).collect();
     files.sort();
@@ -150,10 +135,7 @@ mod tests {
     #[test]
     fn names_are_normalised() {
         assert_eq!(canonical_name("embeddings.LayerNorm.gamma"), "bert.embeddings.LayerNorm.weight");
-        assert_eq!(
-            canonical_name("bert.encoder.layer.0.output.LayerNorm.beta"),
-            "bert.encoder.layer.0.output.LayerNorm.bias"
-        );
+        assert_eq!(canonical_name("bert.encoder.layer.0.output.LayerNorm.beta"), "bert.encoder.layer.0.output.LayerNorm.bias");
         assert_eq!(canonical_name("cls.predictions.bias"), "cls.predictions.bias");
         assert_eq!(canonical_name("module.bert.pooler.dense.weight"), "bert.pooler.dense.weight");
     }

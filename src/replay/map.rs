@@ -20,9 +20,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
 use super::{LoggedDescriptor, Record};
-use crate::aggregate::{
-    self, Descriptor, EntityTag, PackedScore, PooledGroup, Prefix, SpanPrediction, TermTag,
-};
+use crate::aggregate::{self, Descriptor, EntityTag, PackedScore, PooledGroup, Prefix, SpanPrediction, TermTag};
 use crate::compat::Numerics;
 use crate::ensemble::above_mean;
 use crate::entity_map::build::top_group;
@@ -83,11 +81,7 @@ impl Agreement {
     }
 
     fn finish(&mut self) {
-        self.rate = if self.compared == 0 {
-            0.0
-        } else {
-            self.agree as f64 / self.compared as f64
-        };
+        self.rate = if self.compared == 0 { 0.0 } else { self.agree as f64 / self.compared as f64 };
     }
 }
 
@@ -149,8 +143,7 @@ pub fn replay_with_map(log: &Path, options: &MapReplayOptions<'_>) -> Result<Map
     for (i, record) in stream.enumerate() {
         let n = i + 1;
         let record = record.with_context(|| format!("{}: record {n}", log.display()))?;
-        run.record(&record)
-            .with_context(|| format!("{}: record {n}", log.display()))?;
+        run.record(&record).with_context(|| format!("{}: record {n}", log.display()))?;
     }
     if run.predictions.is_empty() {
         bail!("{}: no records", log.display());
@@ -170,26 +163,14 @@ impl<'o, 'a> Run<'o, 'a> {
         let signatures = match &options.signatures {
             Signatures::Logged => "logged".to_owned(),
             Signatures::Map { map, seed_fallback } => {
-                let model = map
-                    .meta()
-                    .model
-                    .clone()
-                    .unwrap_or_else(|| "labels.txt".to_owned());
-                let fallback = if seed_fallback.is_some() {
-                    ", seed fallback"
-                } else {
-                    ""
-                };
+                let model = map.meta().model.clone().unwrap_or_else(|| "labels.txt".to_owned());
+                let fallback = if seed_fallback.is_some() { ", seed fallback" } else { "" };
                 format!("map {} ({}){fallback}", map.meta().source, model)
             }
         };
         Self {
             options,
-            report: MapReplayReport {
-                signatures,
-                numerics: options.numerics,
-                ..Default::default()
-            },
+            report: MapReplayReport { signatures, numerics: options.numerics, ..Default::default() },
             disagreements: BTreeMap::new(),
             predictions: Vec::new(),
         }
@@ -213,10 +194,7 @@ impl<'o, 'a> Run<'o, 'a> {
         }
         if source == LookupSource::Unknown {
             if let Some(seeds) = seed_fallback {
-                let labels = seeds
-                    .exact(&d.d)
-                    .or_else(|| seeds.lower(&d.d))
-                    .filter(|l| !l.is_empty());
+                let labels = seeds.exact(&d.d).or_else(|| seeds.lower(&d.d)).filter(|l| !l.is_empty());
                 if let Some(labels) = labels {
                     signature = Signature::new(labels.iter().map(|l| (l.clone(), 100)).collect())
                         .map_err(|e| anyhow!("seed labels of {:?}: {e}", d.d))?;
@@ -225,10 +203,7 @@ impl<'o, 'a> Run<'o, 'a> {
             }
         } else if source != LookupSource::Digits {
             let taxonomy = &self.options.taxonomy;
-            let (want, got) = (
-                top_group(&logged.signature, taxonomy),
-                top_group(&signature, taxonomy),
-            );
+            let (want, got) = (top_group(&logged.signature, taxonomy), top_group(&signature, taxonomy));
             let want = want.unwrap_or_else(|| "OTHER".to_owned());
             let got = got.unwrap_or_else(|| "OTHER".to_owned());
             self.report.token_top_group_agreement.add(want == got);
@@ -255,17 +230,11 @@ impl<'o, 'a> Run<'o, 'a> {
             .with_context(|| format!("span {key}"))?;
             let cs = span.cs_descriptors(|d| self.descriptor(d))?;
             let ci = span.ci_descriptors(|d| self.descriptor(d))?;
-            let ours = SpanPrediction::new(cs, ci, taxonomy, numerics)
-                .with_context(|| format!("span {key}"))?;
+            let ours = SpanPrediction::new(cs, ci, taxonomy, numerics).with_context(|| format!("span {key}"))?;
             self.report.spans += 1;
-            self.report
-                .span_top_group_agreement
-                .add(ours.top.group == logged.top.group);
+            self.report.span_top_group_agreement.add(ours.top.group == logged.top.group);
             let second = second_prediction(&ours.pooled);
-            for (k, slot) in tags[span.start..span.start + span.len]
-                .iter_mut()
-                .enumerate()
-            {
+            for (k, slot) in tags[span.start..span.start + span.len].iter_mut().enumerate() {
                 let prefix = if k == 0 { Prefix::B } else { Prefix::I };
                 let mut tag = TermTag::Entity(prefix, ours.top.clone()).flipped();
                 if let Some(second) = &second {
@@ -276,23 +245,16 @@ impl<'o, 'a> Run<'o, 'a> {
             }
         }
         self.report.records += 1;
-        self.predictions
-            .push(terms.iter().map(|t| t.term.clone()).zip(tags).collect());
+        self.predictions.push(terms.iter().map(|t| t.term.clone()).zip(tags).collect());
         Ok(())
     }
 
     fn finish(mut self) -> Result<MapReplay> {
         self.report.span_top_group_agreement.finish();
         self.report.token_top_group_agreement.finish();
-        let mut pairs: Vec<((String, String), usize)> = std::mem::take(&mut self.disagreements)
-            .into_iter()
-            .collect();
+        let mut pairs: Vec<((String, String), usize)> = std::mem::take(&mut self.disagreements).into_iter().collect();
         pairs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        self.report.top_disagreements = pairs
-            .into_iter()
-            .take(20)
-            .map(|((want, got), n)| (format!("{want} -> {got}"), n))
-            .collect();
+        self.report.top_disagreements = pairs.into_iter().take(20).map(|((want, got), n)| (format!("{want} -> {got}"), n)).collect();
         if let Some((gold_path, config)) = self.options.gold {
             let gold = eval::read_gold(gold_path, config)?;
             if gold.sentences.len() != self.predictions.len() {
@@ -306,38 +268,20 @@ impl<'o, 'a> Run<'o, 'a> {
             let scorer = with_misc_class(config);
             let mut ranges = vec![("all".to_owned(), 0..self.predictions.len())];
             if self.predictions.len() == HALVES[1].1.end {
-                ranges.extend(
-                    HALVES
-                        .iter()
-                        .map(|(name, r)| ((*name).to_owned(), r.clone())),
-                );
+                ranges.extend(HALVES.iter().map(|(name, r)| ((*name).to_owned(), r.clone())));
             }
             for (name, range) in ranges {
-                self.report.scores.push(score_range(
-                    &scorer,
-                    &gold,
-                    &self.predictions,
-                    name,
-                    range,
-                )?);
+                self.report.scores.push(score_range(&scorer, &gold, &self.predictions, name, range)?);
             }
         }
-        Ok(MapReplay {
-            report: self.report,
-            predictions: self.predictions,
-        })
+        Ok(MapReplay { report: self.report, predictions: self.predictions })
     }
 }
 
 /// The second pooled group as a tag, when §8.1's above-mean rule admits at least two groups.
 fn second_prediction(pooled: &[PooledGroup]) -> Option<EntityTag> {
-    let packed: Vec<PackedScore> = pooled
-        .iter()
-        .map(|g| PackedScore {
-            tag: aggregate::top_tag(std::slice::from_ref(g)),
-            confidence: g.confidence,
-        })
-        .collect();
+    let packed: Vec<PackedScore> =
+        pooled.iter().map(|g| PackedScore { tag: aggregate::top_tag(std::slice::from_ref(g)), confidence: g.confidence }).collect();
     (above_mean(&packed).len() >= 2).then(|| packed[1].tag.clone())
 }
 
@@ -348,16 +292,8 @@ fn second_prediction(pooled: &[PooledGroup]) -> Option<EntityTag> {
 /// P+R is 0 and it leaves the average F1 as it is: the prediction still counts as a miss.
 fn with_misc_class(config: &Config) -> Config {
     let mut config = config.clone();
-    if !config
-        .mapping
-        .iter()
-        .any(|m| m.disp_name == config.misc_tag)
-    {
-        config.mapping.push(Mapping {
-            g_name: config.misc_tag.clone(),
-            disp_name: config.misc_tag.clone(),
-            aliases: Vec::new(),
-        });
+    if !config.mapping.iter().any(|m| m.disp_name == config.misc_tag) {
+        config.mapping.push(Mapping { g_name: config.misc_tag.clone(), disp_name: config.misc_tag.clone(), aliases: Vec::new() });
     }
     config
 }
@@ -373,18 +309,9 @@ fn score_range(
     let gold = Sentences::in_memory(Role::Gold, gold.sentences[range.clone()].to_vec());
     let pred = Sentences::in_memory(Role::Pred, predictions[range.clone()].to_vec());
     let f1 = |strict: bool| -> Result<f64> {
-        let options = Options {
-            strict,
-            ignore_others: false,
-        };
-        let results = eval::reference::score(config, &gold, &pred, options)
-            .map_err(|e| anyhow!("{name}: {e}"))?;
+        let options = Options { strict, ignore_others: false };
+        let results = eval::reference::score(config, &gold, &pred, options).map_err(|e| anyhow!("{name}: {e}"))?;
         Ok(results.average_f1_score.as_f64())
     };
-    Ok(Scores {
-        sentences: range.len(),
-        f1_1p: f1(true)?,
-        f1_2p: f1(false)?,
-        records: name,
-    })
+    Ok(Scores { sentences: range.len(), f1_1p: f1(true)?, f1_2p: f1(false)?, records: name })
 }

@@ -22,10 +22,20 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 /// How long connections may take to send headers, and to finish after shutdown began.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct ConnLimits {
     pub header_timeout: Duration,
     pub drain: Duration,
+    /// Where operational notes go (the front end decides: stderr, a log, nowhere).
+    pub log: Option<super::LogHook>,
+}
+
+impl ConnLimits {
+    fn note(&self, message: &str) {
+        if let Some(log) = &self.log {
+            log(message);
+        }
+    }
 }
 
 /// Serves `app` on the connections of `listener` until `shutdown` completes, then drains them
@@ -46,7 +56,7 @@ where
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => stream,
                 Err(e) => {
-                    accept_failed(e).await;
+                    accept_failed(e, &limits).await;
                     continue;
                 }
             },
@@ -62,7 +72,7 @@ where
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(limits.drain) => {
             while conns.try_join_next().is_some() {}
-            eprintln!("maskner: {} connection(s) still open {:.1} s after shutdown began; closing them", conns.len(), limits.drain.as_secs_f64());
+            limits.note(&format!("{} connection(s) still open {:.1} s after shutdown began; closing them", conns.len(), limits.drain.as_secs_f64()));
             conns.abort_all();
         }
     }
@@ -72,11 +82,11 @@ where
 /// A failed accept. A connection reset before it was accepted is the client's business; other
 /// errors (such as running out of file descriptors) would fail again at once, so the loop waits
 /// a second before accepting again rather than spinning.
-async fn accept_failed(e: std::io::Error) {
+async fn accept_failed(e: std::io::Error, limits: &ConnLimits) {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
     if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
         return;
     }
-    eprintln!("maskner: accepting a connection failed: {e}; retrying in 1 s");
+    limits.note(&format!("accepting a connection failed: {e}; retrying in 1 s"));
     tokio::time::sleep(Duration::from_secs(1)).await;
 }

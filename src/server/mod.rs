@@ -26,10 +26,14 @@ mod worker;
 
 pub use worker::InferenceHook;
 
+/// Receives the server's operational notes (a connection that would not close at shutdown,
+/// a failing accept), one line each; the library itself never writes to the terminal.
+pub type LogHook = Arc<dyn Fn(&str) + Send + Sync>;
+
 use crate::compat::Numerics;
-use crate::output;
 use crate::engine::{Engine, FillRequest, MemberKind, PhraseMode, TagRequest, TagResult};
 use crate::error::{Error, ErrorKind};
+use crate::output;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -77,6 +81,8 @@ pub struct ServeOptions {
     /// Runs on the inference thread before each engine call (tests simulate slow or crashing
     /// models with it). Default none.
     pub before_inference: Option<InferenceHook>,
+    /// Where operational notes go (`maskner serve`: stderr). Default none.
+    pub log: Option<LogHook>,
 }
 
 impl Default for ServeOptions {
@@ -92,6 +98,7 @@ impl Default for ServeOptions {
             header_timeout: Duration::from_secs(10),
             max_top_k: 100,
             before_inference: None,
+            log: None,
         }
     }
 }
@@ -109,6 +116,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("header_timeout", &self.header_timeout)
             .field("max_top_k", &self.max_top_k)
             .field("before_inference", &self.before_inference.is_some())
+            .field("log", &self.log.is_some())
             .finish()
     }
 }
@@ -227,7 +235,7 @@ where
     let limits = BatchLimits { max_texts: options.max_batch_texts, max_chars: options.max_batch_chars };
     let handle = worker::spawn(engine, queue.clone(), limits, options.before_inference.clone())?;
     let app = router(state);
-    let limits = conn::ConnLimits { header_timeout: options.header_timeout, drain: options.drain() };
+    let limits = conn::ConnLimits { header_timeout: options.header_timeout, drain: options.drain(), log: options.log.clone() };
     conn::serve_connections(listener, app, limits, shutdown).await;
     // every connection is closed: no request waits any more
     queue.close();
@@ -302,14 +310,19 @@ where
     match task.await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: the request handler failed ({e})")).into_response(),
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: the request handler failed ({e})")).into_response()
+        }
     }
 }
 
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        format!("no route for {}; routes: POST /v1/ner, POST /v1/fill-mask, GET /health, GET /v1/info, GET /<any>/<url-encoded sentence>", uri.path()),
+        format!(
+            "no route for {}; routes: POST /v1/ner, POST /v1/fill-mask, GET /health, GET /v1/info, GET /<any>/<url-encoded sentence>",
+            uri.path()
+        ),
     )
 }
 
@@ -348,7 +361,10 @@ fn is_length_limit(e: &axum::Error) -> bool {
 /// timeout, so the sum exists; it is still checked rather than trusted.
 fn deadline(started: Instant, timeout: Duration) -> Result<tokio::time::Instant, ApiError> {
     started.checked_add(timeout).map(tokio::time::Instant::from_std).ok_or_else(|| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: a timeout of {} s cannot be scheduled", timeout.as_secs_f64()))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error: a timeout of {} s cannot be scheduled", timeout.as_secs_f64()),
+        )
     })
 }
 
@@ -371,7 +387,9 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
     Err(ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        format!("unsupported Content-Type \"{text}\": the body must be UTF-8 JSON sent as application/json (curl: -H 'Content-Type: application/json')"),
+        format!(
+            "unsupported Content-Type \"{text}\": the body must be UTF-8 JSON sent as application/json (curl: -H 'Content-Type: application/json')"
+        ),
     ))
 }
 
@@ -497,7 +515,10 @@ async fn run(st: &AppState, works: Vec<Work>, deadline: tokio::time::Instant) ->
         Ok(Err(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the inference worker stopped")),
         Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("timed out after {:.1} s waiting for inference (server overloaded or texts too long); retry later", st.opts.timeout.as_secs_f64()),
+            format!(
+                "timed out after {:.1} s waiting for inference (server overloaded or texts too long); retry later",
+                st.opts.timeout.as_secs_f64()
+            ),
         )),
     }
 }
@@ -516,7 +537,12 @@ async fn ner(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) ->
 
 /// The JSON object of a `POST` request, with no fields but `fields`, and the request's deadline,
 /// by which its body has been read and its results must be ready.
-async fn json_request(st: &AppState, headers: &HeaderMap, body: Body, fields: &[&str]) -> Result<(Map<String, Value>, tokio::time::Instant), ApiError> {
+async fn json_request(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    fields: &[&str],
+) -> Result<(Map<String, Value>, tokio::time::Instant), ApiError> {
     let deadline = deadline(Instant::now(), st.opts.timeout)?;
     check_content_type(headers)?;
     let obj = json_body(&read_body(body, st, deadline).await?)?;
@@ -660,8 +686,12 @@ async fn compat_inner(st: &AppState, uri: Uri) -> Result<Response, ApiError> {
         Some(q) => format!("{rest}?{q}"),
         None => rest.to_string(),
     };
-    let sentence = String::from_utf8(percent_decode(&raw))
-        .map_err(|e| ApiError::bad_request(format!("the sentence is not valid UTF-8 after URL decoding (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    let sentence = String::from_utf8(percent_decode(&raw)).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the sentence is not valid UTF-8 after URL decoding (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
     if sentence.trim().is_empty() {
         return Err(ApiError::bad_request("empty sentence: GET /<any>/<url-encoded sentence>"));
     }

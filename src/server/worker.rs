@@ -236,38 +236,55 @@ fn call_hook(hook: Option<&InferenceHook>, texts: &[&str]) {
 }
 
 fn run_tag(engine: &Engine, group: Vec<Item>, hook: Option<&InferenceHook>) {
-    let (reqs, replies): (Vec<TagRequest>, Vec<_>) = group
-        .into_iter()
-        .filter_map(|i| match i.work {
-            Work::Tag(r) => Some((r, i.reply)),
-            Work::Fill(_) => None,
-        })
-        .unzip();
-    let f = |rs: &[TagRequest]| {
-        let texts: Vec<&str> = rs.iter().map(|r| r.text.as_str()).collect();
-        call_hook(hook, &texts);
-        Ok(engine.tag(rs))
+    let take = |w: Work| match w {
+        Work::Tag(r) => Some(r),
+        Work::Fill(_) => None,
     };
-    for (res, reply) in isolate(&reqs, &f).into_iter().zip(replies) {
-        // the requester may have gone meanwhile; nothing to do then
-        let _ = reply.send(Outcome::Tag(res));
-    }
+    run_group(group, hook, take, |rs: &[TagRequest]| engine.tag(rs), Outcome::Tag);
 }
 
 fn run_fill(engine: &Engine, group: Vec<Item>, hook: Option<&InferenceHook>) {
-    let (reqs, replies): (Vec<FillRequest>, Vec<_>) = group
-        .into_iter()
-        .filter_map(|i| match i.work {
-            Work::Fill(r) => Some((r, i.reply)),
-            Work::Tag(_) => None,
-        })
-        .unzip();
-    let f = |rs: &[FillRequest]| {
-        let texts: Vec<&str> = rs.iter().map(|r| r.text.as_str()).collect();
+    let take = |w: Work| match w {
+        Work::Fill(r) => Some(r),
+        Work::Tag(_) => None,
+    };
+    run_group(group, hook, take, |rs: &[FillRequest]| engine.fill_mask(rs), Outcome::Fill);
+}
+
+/// Runs one group of requests of one kind under [`isolate`], the hook first, and answers
+/// each requester.
+fn run_group<R: HasText, T>(
+    group: Vec<Item>,
+    hook: Option<&InferenceHook>,
+    take: impl Fn(Work) -> Option<R>,
+    run: impl Fn(&[R]) -> Vec<Result<T, Error>>,
+    answer: fn(Result<T, Error>) -> Outcome,
+) {
+    let (reqs, replies): (Vec<R>, Vec<_>) = group.into_iter().filter_map(|i| take(i.work).map(|r| (r, i.reply))).unzip();
+    let f = |rs: &[R]| {
+        let texts: Vec<&str> = rs.iter().map(HasText::text).collect();
         call_hook(hook, &texts);
-        Ok(engine.fill_mask(rs))
+        Ok(run(rs))
     };
     for (res, reply) in isolate(&reqs, &f).into_iter().zip(replies) {
-        let _ = reply.send(Outcome::Fill(res));
+        // the requester may have gone meanwhile; nothing to do then
+        let _ = reply.send(answer(res));
+    }
+}
+
+/// A request's text, for the inference hook.
+trait HasText {
+    fn text(&self) -> &str;
+}
+
+impl HasText for TagRequest {
+    fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl HasText for FillRequest {
+    fn text(&self) -> &str {
+        &self.text
     }
 }

@@ -127,8 +127,7 @@ fn is_number(text: &str) -> bool {
 
 /// Headline text (most words in capitals): then capitalised words are looked up too.
 fn shouting(words: &[Word]) -> bool {
-    let alpha: Vec<&Word> =
-        words.iter().filter(|w| w.text.chars().filter(|c| c.is_alphabetic()).count() >= 2).collect();
+    let alpha: Vec<&Word> = words.iter().filter(|w| w.text.chars().filter(|c| c.is_alphabetic()).count() >= 2).collect();
     let caps = alpha.iter().filter(|w| !w.text.chars().any(char::is_lowercase)).count();
     alpha.len() >= 3 && caps * 10 >= alpha.len() * 6
 }
@@ -222,11 +221,7 @@ const IRREGULAR_PLURALS: &[&str] = &[
 
 /// Looks plural: `mutations`, `data`, not `class`, `virus`, `analysis`.
 fn plural(lower: &str) -> bool {
-    (lower.len() > 3
-        && lower.ends_with('s')
-        && !lower.ends_with("ss")
-        && !lower.ends_with("us")
-        && !lower.ends_with("is"))
+    (lower.len() > 3 && lower.ends_with('s') && !lower.ends_with("ss") && !lower.ends_with("us") && !lower.ends_with("is"))
         || IRREGULAR_PLURALS.contains(&lower)
 }
 
@@ -248,8 +243,7 @@ fn resolve(words: &[Word]) -> Vec<Tag> {
         let after_aux = matches!(prev, Some(Tag::Auxiliary)) || prev_text == "to";
         let after_subject = SUBJECTS.contains(&prev_text.as_str());
         let next_noun = matches!(next, Some(Tag::Content | Tag::Ambiguous(_)));
-        let next_verbal =
-            matches!(next, Some(Tag::Verb | Tag::Auxiliary | Tag::Adverb | Tag::Participle | Tag::Ambiguous(_)));
+        let next_verbal = matches!(next, Some(Tag::Verb | Tag::Auxiliary | Tag::Adverb | Tag::Participle | Tag::Ambiguous(_)));
         let text = words[i].text.as_str();
         // "lead - induced hypertension": a participle after a detached hyphen starts a new
         // phrase (the hyphen then does not join), except after a letter ("X - linked").
@@ -301,9 +295,7 @@ fn resolve(words: &[Word]) -> Vec<Tag> {
             // ... "I" before a verb is the pronoun ("and I think"), not "I kappa B"
             Tag::Content if text == "I" && !prev_content && next_verbal => Tag::Pronoun,
             // "T cell - specific": a modifier after a detached hyphen is part of the word
-            Tag::Determiner if prev_text == "-" && lexicon().class(&text.to_lowercase()) == Some(Class::Modifier) => {
-                Tag::Content
-            }
+            Tag::Determiner if prev_text == "-" && lexicon().class(&text.to_lowercase()) == Some(Class::Modifier) => Tag::Content,
             // "leucine zipper - like": a suffix after a detached hyphen
             Tag::Preposition if prev_text == "-" && text == "like" => Tag::Content,
             t => t,
@@ -349,12 +341,7 @@ fn breaks_before(words: &[Word], tags: &[Tag], i: usize) -> bool {
     if last && w.is_lower && tags[i - 1] != Tag::Punct && lexicon().event_head(&w.lower) {
         return true;
     }
-    if p.is_lower
-        && p.lower.chars().any(char::is_alphabetic)
-        && w.is_title
-        && w.alphabetic
-        && !NAME_PARTICLES.contains(&p.lower.as_str())
-    {
+    if p.is_lower && p.lower.chars().any(char::is_alphabetic) && w.is_title && w.alphabetic && !NAME_PARTICLES.contains(&p.lower.as_str()) {
         return true;
     }
     // "President | Boris Yeltsin", "Professor | David McLeod"
@@ -408,10 +395,7 @@ mod tests {
         assert_eq!(chunks("These mutations cause disease."), ["mutations", "disease"]);
         assert_eq!(chunks("The heat shock protein binds DNA."), ["heat shock protein", "DNA"]);
         // gerund head vs verb with object
-        assert_eq!(
-            chunks("Gastrointestinal bleeding occurred in cells expressing CD4."),
-            ["Gastrointestinal bleeding", "cells", "CD4"]
-        );
+        assert_eq!(chunks("Gastrointestinal bleeding occurred in cells expressing CD4."), ["Gastrointestinal bleeding", "cells", "CD4"]);
     }
 
     #[test]
@@ -428,10 +412,7 @@ mod tests {
             chunks("CRICKET - LEICESTERSHIRE TAKE OVER AT TOP AFTER INNINGS VICTORY ."),
             ["CRICKET", "LEICESTERSHIRE", "TOP", "INNINGS VICTORY"]
         );
-        assert_eq!(
-            chunks("RESULTS : type I diabetes and vitamin A deficiency"),
-            ["type I diabetes", "vitamin A deficiency"]
-        );
+        assert_eq!(chunks("RESULTS : type I diabetes and vitamin A deficiency"), ["type I diabetes", "vitamin A deficiency"]);
     }
 
     #[test]

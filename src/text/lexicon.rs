@@ -169,9 +169,7 @@ impl Lexicon {
         let initialism = || is_initialism(word).then_some(Abbrev::Final);
         match self.abbreviations.get(&lower) {
             Some(Abbrev::Number) => {
-                let digit_next = next
-                    .and_then(|n| n.trim_start_matches(['(', '[']).chars().next())
-                    .is_some_and(|c| c.is_ascii_digit());
+                let digit_next = next.and_then(|n| n.trim_start_matches(['(', '[']).chars().next()).is_some_and(|c| c.is_ascii_digit());
                 if digit_next { Some(Abbrev::Number) } else { initialism() }
             }
             Some(&k) => Some(k),
@@ -219,8 +217,7 @@ fn add_regular(verbs: &mut HashMap<String, VerbEntry>, base: &str, ambiguous: bo
         format!("{base}s")
     };
     put(third, VerbForm::ThirdSg);
-    let cvc =
-        n >= 3 && !is_vowel(last) && !matches!(last, 'w' | 'x' | 'y') && is_vowel(c[n - 2]) && !is_vowel(c[n - 3]);
+    let cvc = n >= 3 && !is_vowel(last) && !matches!(last, 'w' | 'x' | 'y') && is_vowel(c[n - 2]) && !is_vowel(c[n - 3]);
     if with_past {
         let past = if last == 'e' {
             format!("{base}d")

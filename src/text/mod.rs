@@ -51,10 +51,7 @@ pub fn prompt_word(word: &str) -> String {
 
 /// The words of the sentence at byte range `r` of `text`, with offsets into `text`.
 pub fn sentence_words(text: &str, r: Range<usize>) -> Vec<Word> {
-    split_words(&text[r.clone()])
-        .into_iter()
-        .map(|w| Word { text: w.text, start: w.start + r.start, end: w.end + r.start })
-        .collect()
+    split_words(&text[r.clone()]).into_iter().map(|w| Word { text: w.text, start: w.start + r.start, end: w.end + r.start }).collect()
 }
 
 /// One word of the input. `start..end` is a **byte** range of the original string.

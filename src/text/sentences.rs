@@ -78,13 +78,7 @@ fn starts_with_function_word(word: &str) -> bool {
     matches!(
         lexicon().class(&w),
         Some(
-            Class::Determiner
-                | Class::Pronoun
-                | Class::Preposition
-                | Class::Conjunction
-                | Class::Adverb
-                | Class::Auxiliary
-                | Class::Modal
+            Class::Determiner | Class::Pronoun | Class::Preposition | Class::Conjunction | Class::Adverb | Class::Auxiliary | Class::Modal
         )
     )
 }
@@ -99,18 +93,9 @@ mod tests {
 
     #[test]
     fn basic_and_abbreviations() {
-        assert_eq!(
-            split("It works. It really does! Does it? Yes."),
-            ["It works.", "It really does!", "Does it?", "Yes."]
-        );
-        assert_eq!(
-            split("Dr. Smith saw e.g. Mr. Jones. Then he left."),
-            ["Dr. Smith saw e.g. Mr. Jones.", "Then he left."]
-        );
-        assert_eq!(
-            split("See Fig. 3 for details. The value was 3.5 mg."),
-            ["See Fig. 3 for details.", "The value was 3.5 mg."]
-        );
+        assert_eq!(split("It works. It really does! Does it? Yes."), ["It works.", "It really does!", "Does it?", "Yes."]);
+        assert_eq!(split("Dr. Smith saw e.g. Mr. Jones. Then he left."), ["Dr. Smith saw e.g. Mr. Jones.", "Then he left."]);
+        assert_eq!(split("See Fig. 3 for details. The value was 3.5 mg."), ["See Fig. 3 for details.", "The value was 3.5 mg."]);
         assert_eq!(
             split("He moved to the U.S. The rest stayed. J. Smith agreed."),
             ["He moved to the U.S.", "The rest stayed.", "J. Smith agreed."]

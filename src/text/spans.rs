@@ -69,13 +69,7 @@ fn check_overlap(sorted: &[Range<usize>]) -> Result<(), TextError> {
 
 /// Pushes `w`, split at every cut strictly inside it; a cut between two alphanumeric
 /// characters is an error.
-fn split_at_cuts(
-    text: &str,
-    w: Word,
-    cuts: &[usize],
-    spans: &[Range<usize>],
-    out: &mut Vec<Word>,
-) -> Result<(), TextError> {
+fn split_at_cuts(text: &str, w: Word, cuts: &[usize], spans: &[Range<usize>], out: &mut Vec<Word>) -> Result<(), TextError> {
     let inner: Vec<usize> = cuts.iter().copied().filter(|&c| c > w.start && c < w.end).collect();
     if inner.is_empty() {
         out.push(w);
@@ -87,12 +81,7 @@ fn split_at_cuts(
         let after = text[c..].chars().next();
         if before.is_some_and(char::is_alphanumeric) && after.is_some_and(char::is_alphanumeric) {
             let s = spans.iter().find(|s| s.start == c || s.end == c).cloned().unwrap_or(c..c);
-            return Err(TextError::CutsWord {
-                start: s.start,
-                end: s.end,
-                span: text[s.clone()].to_string(),
-                word: w.text,
-            });
+            return Err(TextError::CutsWord { start: s.start, end: s.end, span: text[s.clone()].to_string(), word: w.text });
         }
         out.push(Word::new(&text[from..c], from));
         from = c;

@@ -117,6 +117,29 @@ fn closes_inside(chars: &[(usize, char)], lo: usize, hi: usize) -> bool {
 
 const CLITICS: &[&str] = &["s", "re", "ve", "ll", "d", "m", "t", "em", "n", "tis"];
 
+/// Whether the character at `lo` comes off the front of the word `chars[lo..hi]`; sets
+/// `quoted` when it is an opening quote (so a closing `'` comes off too).
+fn splits_lead(chars: &[(usize, char)], lo: usize, hi: usize, quoted: &mut bool) -> bool {
+    let c = chars[lo].1;
+    if is_open(c) {
+        // keep a bracket group that sits inside the word: (+)-catechin, (S)-ibuprofen
+        // (the closer is followed by more word, not by trailing punctuation)
+        !matches!(matching_close(chars, lo, hi), Some(k) if k + 1 < hi && (chars[k + 1].1.is_alphanumeric() || chars[k + 1].1 == '-'))
+    } else if is_close(c) {
+        true
+    } else if is_single_quote(c) {
+        let rest: String = chars[lo + 1..hi].iter().map(|x| x.1).collect();
+        let rest = rest.trim_end_matches(|ch: char| !ch.is_alphanumeric()).to_lowercase();
+        let keep = chars[lo + 1].1.is_ascii_digit() || CLITICS.contains(&rest.as_str());
+        if !keep {
+            *quoted = true;
+        }
+        !keep
+    } else {
+        ALWAYS_EDGE.contains(&c)
+    }
+}
+
 fn peel(token: &str, base: usize, next: Option<&str>, out: &mut Vec<Word>) {
     let chars: Vec<(usize, char)> = token.char_indices().collect();
     let byte = |k: usize| chars.get(k).map_or(token.len(), |c| c.0);
@@ -124,28 +147,7 @@ fn peel(token: &str, base: usize, next: Option<&str>, out: &mut Vec<Word>) {
     let mut lead: Vec<(usize, usize)> = Vec::new();
     let mut trail: Vec<(usize, usize)> = Vec::new();
     let mut quoted = false;
-    while hi - lo > 1 {
-        let c = chars[lo].1;
-        let split = if is_open(c) {
-            // keep a bracket group that sits inside the word: (+)-catechin, (S)-ibuprofen
-            // (the closer is followed by more word, not by trailing punctuation)
-            !matches!(matching_close(&chars, lo, hi), Some(k) if k + 1 < hi && (chars[k + 1].1.is_alphanumeric() || chars[k + 1].1 == '-'))
-        } else if is_close(c) {
-            true
-        } else if is_single_quote(c) {
-            let rest: String = chars[lo + 1..hi].iter().map(|x| x.1).collect();
-            let rest = rest.trim_end_matches(|ch: char| !ch.is_alphanumeric()).to_lowercase();
-            let keep = chars[lo + 1].1.is_ascii_digit() || CLITICS.contains(&rest.as_str());
-            if !keep {
-                quoted = true;
-            }
-            !keep
-        } else {
-            ALWAYS_EDGE.contains(&c)
-        };
-        if !split {
-            break;
-        }
+    while hi - lo > 1 && splits_lead(&chars, lo, hi, &mut quoted) {
         lead.push((lo, lo + 1));
         lo += 1;
     }
@@ -216,10 +218,7 @@ mod tests {
     #[test]
     fn whitespace_offsets() {
         let ws = whitespace_words("  a\u{3000}bc\td ");
-        assert_eq!(
-            ws.iter().map(|w| (w.text.as_str(), w.start, w.end)).collect::<Vec<_>>(),
-            [("a", 2, 3), ("bc", 6, 8), ("d", 9, 10)]
-        );
+        assert_eq!(ws.iter().map(|w| (w.text.as_str(), w.start, w.end)).collect::<Vec<_>>(), [("a", 2, 3), ("bc", 6, 8), ("d", 9, 10)]);
         assert!(whitespace_words("").is_empty());
         assert!(whitespace_words(" \n\t ").is_empty());
     }
@@ -233,19 +232,13 @@ mod tests {
             texts("\"quoted\" 'single' patients' Parkinson's"),
             ["\"", "quoted", "\"", "'", "single", "'", "patients'", "Parkinson's"]
         );
-        assert_eq!(
-            texts("Ca(2+) (+)-catechin IL-2(+) anti-inflammatory"),
-            ["Ca(2+)", "(+)-catechin", "IL-2(+)", "anti-inflammatory"]
-        );
+        assert_eq!(texts("Ca(2+) (+)-catechin IL-2(+) anti-inflammatory"), ["Ca(2+)", "(+)-catechin", "IL-2(+)", "anti-inflammatory"]);
         assert_eq!(texts("(IL-2)."), ["(", "IL-2", ")", "."]);
     }
 
     #[test]
     fn dots() {
-        assert_eq!(
-            texts("Dr. Smith, e.g. the U.S. is 3.5."),
-            ["Dr.", "Smith", ",", "e.g.", "the", "U.S.", "is", "3.5", "."]
-        );
+        assert_eq!(texts("Dr. Smith, e.g. the U.S. is 3.5."), ["Dr.", "Smith", ",", "e.g.", "the", "U.S.", "is", "3.5", "."]);
         assert_eq!(texts("see Fig. 3 and no. more"), ["see", "Fig.", "3", "and", "no", ".", "more"]);
         assert_eq!(texts("wait... J. Doe etc.)"), ["wait", "...", "J.", "Doe", "etc.", ")"]);
         assert_eq!(texts("... ."), ["...", "."]);

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use crate::nn::Linear;
 use crate::mlm::bert::Bert;
 use crate::mlm::config::BertConfig;
 use crate::mlm::weights::Weights;
+use crate::nn::Linear;
 
 pub struct BertTokenClassifier {
     bert: Bert,
@@ -20,10 +20,7 @@ impl BertTokenClassifier {
         let weights = Weights::from_dir(dir, device)?;
         let bert = Bert::load(&weights, cfg, device)?;
         if !weights.contains("classifier.weight") {
-            anyhow::bail!(
-                "{}: no classifier.weight: not a BertForTokenClassification checkpoint",
-                weights.source().display()
-            );
+            anyhow::bail!("{}: no classifier.weight: not a BertForTokenClassification checkpoint", weights.source().display());
         }
         let classifier = Linear::load(&weights, "classifier", cfg.hidden_size, num_labels)?;
         Ok(Self { bert, classifier })

@@ -17,9 +17,9 @@ use anyhow::{anyhow, bail};
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
 
-use crate::nn::{Linear, LayerNorm, activate};
 use crate::mlm::config::Activation;
 use crate::mlm::weights::Weights;
+use crate::nn::{LayerNorm, Linear, activate};
 
 /// The fields of a DeBERTa-v2 `config.json` inference needs; defaults are transformers'.
 #[derive(Debug, Clone, Deserialize)]
@@ -94,10 +94,8 @@ fn pos_att_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D
 
 impl DebertaV2Config {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow!("{}: cannot read model config: {e}", path.display()))?;
-        let cfg: Self = serde_json::from_str(&text)
-            .map_err(|e| anyhow!("{}: not a valid DeBERTa-v2 config: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: cannot read model config: {e}", path.display()))?;
+        let cfg: Self = serde_json::from_str(&text).map_err(|e| anyhow!("{}: not a valid DeBERTa-v2 config: {e}", path.display()))?;
         cfg.validate().map_err(|e| anyhow!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
@@ -109,11 +107,7 @@ impl DebertaV2Config {
             bail!("model_type is \"{t}\", expected \"deberta-v2\"");
         }
         if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
-            bail!(
-                "hidden_size {} is not divisible by num_attention_heads {}",
-                self.hidden_size,
-                self.num_attention_heads
-            );
+            bail!("hidden_size {} is not divisible by num_attention_heads {}", self.hidden_size, self.num_attention_heads);
         }
         if self.head_dim() * self.num_attention_heads != self.hidden_size {
             bail!("attention_head_size * num_attention_heads must equal hidden_size (other layouts are not supported)");
@@ -149,12 +143,7 @@ impl DebertaV2Config {
     }
 
     fn norm_rel(&self) -> bool {
-        self.norm_rel_ebd
-            .as_deref()
-            .unwrap_or("none")
-            .to_lowercase()
-            .split('|')
-            .any(|x| x.trim() == "layer_norm")
+        self.norm_rel_ebd.as_deref().unwrap_or("none").to_lowercase().split('|').any(|x| x.trim() == "layer_norm")
     }
 }
 
@@ -225,8 +214,7 @@ impl DebertaTokenClassifier {
         } else {
             None
         };
-        let embed_proj =
-            if e != h { Some(Linear::load_no_bias(&w, &format!("{p}.embeddings.embed_proj"), e, h)?) } else { None };
+        let embed_proj = if e != h { Some(Linear::load_no_bias(&w, &format!("{p}.embeddings.embed_proj"), e, h)?) } else { None };
         let emb_ln = LayerNorm::load(&w, &format!("{p}.embeddings.LayerNorm"), h, cfg.layer_norm_eps)?;
         let rel_embeddings = if cfg.relative_attention {
             let rows = 2 * cfg.att_span() as usize;
@@ -248,11 +236,7 @@ impl DebertaTokenClassifier {
                     query: Linear::load(&w, &format!("{a}.query_proj"), h, h)?,
                     key: Linear::load(&w, &format!("{a}.key_proj"), h, h)?,
                     value: Linear::load(&w, &format!("{a}.value_proj"), h, h)?,
-                    pos_key: if separate && cfg.has("c2p") {
-                        Some(Linear::load(&w, &format!("{a}.pos_key_proj"), h, h)?)
-                    } else {
-                        None
-                    },
+                    pos_key: if separate && cfg.has("c2p") { Some(Linear::load(&w, &format!("{a}.pos_key_proj"), h, h)?) } else { None },
                     pos_query: if separate && cfg.has("p2c") {
                         Some(Linear::load(&w, &format!("{a}.pos_query_proj"), h, h)?)
                     } else {
@@ -337,10 +321,7 @@ impl DebertaTokenClassifier {
         let make = |v: Vec<u32>| -> candle_core::Result<Tensor> {
             Tensor::from_vec(v, (1, len, len), &self.device)?.broadcast_as((heads, len, len))?.contiguous()
         };
-        Ok((
-            if self.cfg.has("c2p") { Some(make(c2p)?) } else { None },
-            if self.cfg.has("p2c") { Some(make(p2c)?) } else { None },
-        ))
+        Ok((if self.cfg.has("c2p") { Some(make(c2p)?) } else { None }, if self.cfg.has("p2c") { Some(make(p2c)?) } else { None }))
     }
 
     /// `[rows, heads*d]` -> `[heads, rows, d]`.

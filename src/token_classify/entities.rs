@@ -223,13 +223,7 @@ fn aggregate_word(ctx: &Context, group: &[PreEntity], strategy: Aggregation) -> 
             (i, avg[i])
         }
     };
-    TokenEntity {
-        entity: ctx.id2label[idx].clone(),
-        score,
-        word,
-        start: group[0].start,
-        end: group[group.len() - 1].end,
-    }
+    TokenEntity { entity: ctx.id2label[idx].clone(), score, word, start: group[0].start, end: group[group.len() - 1].end }
 }
 
 fn aggregate_words(ctx: &Context, pre: Vec<PreEntity>, strategy: Aggregation) -> Vec<TokenEntity> {

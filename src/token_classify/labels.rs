@@ -81,18 +81,14 @@ pub fn entity_group_of(label: &str) -> &str {
 /// The builtin map file of a member, if maskner ships one: `(path, text)`.
 pub fn builtin(name: &str) -> Option<(&'static str, &'static str)> {
     let want = name.trim_end_matches('/').to_lowercase().replace("--", "/");
-    BUILTIN
-        .iter()
-        .find(|(id, _, _)| id.to_lowercase() == want)
-        .map(|(_, path, text)| (*path, *text))
+    BUILTIN.iter().find(|(id, _, _)| id.to_lowercase() == want).map(|(_, path, text)| (*path, *text))
 }
 
 impl LabelMap {
     /// Reads a map file and checks it against the model's labels (`id2label` in id order) and
     /// the taxonomy.
     pub fn from_file(path: &Path, labels: &[String], taxonomy: &Taxonomy) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow!("{}: cannot read label map: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: cannot read label map: {e}", path.display()))?;
         Self::parse(&path.display().to_string(), &text, labels, taxonomy)
     }
 
@@ -148,10 +144,7 @@ impl LabelMap {
                 }
             });
         }
-        let unused = order
-            .into_iter()
-            .filter(|k| !labels.iter().any(|l| entity_group_of(l) == k))
-            .collect();
+        let unused = order.into_iter().filter(|k| !labels.iter().any(|l| entity_group_of(l) == k)).collect();
         Ok(Self { source: source.to_string(), targets, unmapped, unused, folds })
     }
 
@@ -176,11 +169,7 @@ impl LabelMap {
             ));
         }
         if !self.unused.is_empty() {
-            w.push(format!(
-                "{}: the model has no label(s) {} (entries ignored)",
-                self.source,
-                self.unused.join(", ")
-            ));
+            w.push(format!("{}: the model has no label(s) {} (entries ignored)", self.source, self.unused.join(", ")));
         }
         w
     }
@@ -218,8 +207,7 @@ fn parse_target(s: &str, taxonomy: &Taxonomy) -> anyhow::Result<Target> {
     if s == "-" {
         return Ok(Target::Outside);
     }
-    let tag = EntityTag::parse_packed(s)
-        .ok_or_else(|| anyhow!("target {s:?} is not GROUP, GROUP[SUBTYPE], SUBTYPE or -"))?;
+    let tag = EntityTag::parse_packed(s).ok_or_else(|| anyhow!("target {s:?} is not GROUP, GROUP[SUBTYPE], SUBTYPE or -"))?;
     // `tag.group` is the group, or (bare form) possibly a subtype written alone
     let group: Group = taxonomy.group_of(tag.group.as_str())?.clone();
     if tag.is_bare() {

@@ -31,8 +31,8 @@
 
 pub mod bert;
 pub mod deberta;
-pub mod labels;
 pub mod entities;
+pub mod labels;
 pub mod spm;
 
 use std::path::{Path, PathBuf};
@@ -47,8 +47,8 @@ use crate::mlm::DEFAULT_TOKEN_BUDGET;
 use crate::mlm::config::BertConfig;
 use crate::mlm::tokenizer::WordPieceTokenizer;
 
-pub use labels::{GroupDistribution, GroupProb, LabelMap, TagProb, Target, entity_group_of};
 pub use entities::{Aggregation, EntitySpan, argmax, softmax};
+pub use labels::{GroupDistribution, GroupProb, LabelMap, TagProb, Target, entity_group_of};
 
 /// Default overlap of consecutive windows, capped at half a window.
 pub const DEFAULT_STRIDE: usize = 128;
@@ -177,25 +177,16 @@ fn read_id2label(v: &serde_json::Value, path: &Path) -> anyhow::Result<Vec<Strin
     for (k, l) in map {
         let i: usize = k.parse().map_err(|_| anyhow!("{}: id2label key {k:?} is not a number", path.display()))?;
         let l = l.as_str().ok_or_else(|| anyhow!("{}: id2label[{k}] is not a string", path.display()))?;
-        let slot = labels
-            .get_mut(i)
-            .ok_or_else(|| anyhow!("{}: id2label ids are not 0..{} (found {i})", path.display(), map.len()))?;
+        let slot = labels.get_mut(i).ok_or_else(|| anyhow!("{}: id2label ids are not 0..{} (found {i})", path.display(), map.len()))?;
         *slot = Some(l.to_string());
     }
-    labels
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| l.ok_or_else(|| anyhow!("{}: id2label has no label {i}", path.display())))
-        .collect()
+    labels.into_iter().enumerate().map(|(i, l)| l.ok_or_else(|| anyhow!("{}: id2label has no label {i}", path.display()))).collect()
 }
 
 fn detect_family(v: &serde_json::Value, path: &Path) -> anyhow::Result<Family> {
     let model_type = v.get("model_type").and_then(|x| x.as_str());
-    let archs: Vec<&str> = v
-        .get("architectures")
-        .and_then(|a| a.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
-        .unwrap_or_default();
+    let archs: Vec<&str> =
+        v.get("architectures").and_then(|a| a.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
     if let Some(a) = archs.iter().find(|a| !a.ends_with("ForTokenClassification"))
         && !archs.iter().any(|a| a.ends_with("ForTokenClassification"))
     {
@@ -251,10 +242,7 @@ impl TokenClassifier {
         };
         let tok_vocab = tokenizer.get_vocab_size(true);
         if tok_vocab > vocab_size {
-            bail!(
-                "{}: vocab mismatch: the tokenizer has {tok_vocab} tokens but config.json says vocab_size {vocab_size}",
-                dir.display()
-            );
+            bail!("{}: vocab mismatch: the tokenizer has {tok_vocab} tokens but config.json says vocab_size {vocab_size}", dir.display());
         }
         let id = |key: &str, default: &str| -> anyhow::Result<u32> {
             let t = settings.special(key, default);
@@ -286,9 +274,6 @@ impl TokenClassifier {
         };
         let mut warnings: Vec<String> = source_note.into_iter().collect();
         warnings.extend(label_map.warnings());
-        for w in &warnings {
-            eprintln!("maskner: warning: {w}");
-        }
         let content = max_len - 2;
         let stride = DEFAULT_STRIDE.min(content / 2);
         Ok(Self {
@@ -355,10 +340,7 @@ impl TokenClassifier {
     pub fn set_stride(&mut self, stride: usize) -> anyhow::Result<()> {
         let content = self.max_len - 2;
         if stride >= content {
-            bail!(
-                "stride {stride} must be less than the {content} text tokens of a window ({} with [CLS]/[SEP])",
-                self.max_len
-            );
+            bail!("stride {stride} must be less than the {content} text tokens of a window ({} with [CLS]/[SEP])", self.max_len);
         }
         self.stride = stride;
         Ok(())
@@ -370,10 +352,7 @@ impl TokenClassifier {
 
     /// The windows of a text (one if it fits; see the module documentation).
     pub fn windows(&self, text: &str) -> anyhow::Result<Vec<Window>> {
-        let enc = self
-            .tokenizer
-            .encode_char_offsets(text, false)
-            .map_err(|e| anyhow!("{}: cannot tokenize {text:?}: {e}", self.name))?;
+        let enc = self.tokenizer.encode_char_offsets(text, false).map_err(|e| anyhow!("{}: cannot tokenize {text:?}: {e}", self.name))?;
         let ids = enc.get_ids();
         let n = ids.len();
         let content = self.max_len - 2;
@@ -392,9 +371,7 @@ impl TokenClassifier {
                 start += step;
             }
         }
-        let token_of = |i: usize| -> String {
-            self.tokenizer.id_to_token(ids[i]).unwrap_or_else(|| enc.get_tokens()[i].clone())
-        };
+        let token_of = |i: usize| -> String { self.tokenizer.id_to_token(ids[i]).unwrap_or_else(|| enc.get_tokens()[i].clone()) };
         let cls_tok = self.tokenizer.id_to_token(self.cls).unwrap_or_default();
         let sep_tok = self.tokenizer.id_to_token(self.sep).unwrap_or_default();
         Ok(ranges
@@ -468,23 +445,12 @@ impl TokenClassifier {
         let logits = self.logits(&windows)?;
         let chars: Vec<char> = text.chars().collect();
         let decode = |t: Vec<String>| self.decode(t);
-        let ctx = entities::Context {
-            text: &chars,
-            id2label: &self.id2label,
-            unk_id: self.unk,
-            word_aware: self.word_aware,
-            decode: &decode,
-        };
+        let ctx =
+            entities::Context { text: &chars, id2label: &self.id2label, unk_id: self.unk, word_aware: self.word_aware, decode: &decode };
         let views: Vec<entities::WindowView> = windows
             .iter()
             .zip(&logits)
-            .map(|(w, l)| entities::WindowView {
-                ids: &w.ids,
-                tokens: &w.tokens,
-                offsets: &w.offsets,
-                special: &w.special,
-                logits: l,
-            })
+            .map(|(w, l)| entities::WindowView { ids: &w.ids, tokens: &w.tokens, offsets: &w.offsets, special: &w.special, logits: l })
             .collect();
         Ok(entities::postprocess(&ctx, &views, strategy))
     }
@@ -546,8 +512,7 @@ impl TokenClassifier {
 /// the label probabilities of the tokens overlapping the span, averaged, then folded by `map`.
 /// `None` if no token overlaps the span.
 pub fn span_distribution(tokens: &[ScoredToken], start: usize, end: usize, map: &LabelMap) -> Option<GroupDistribution> {
-    let chosen: Vec<&ScoredToken> =
-        tokens.iter().filter(|t| t.end > t.start && t.start < end && t.end > start).collect();
+    let chosen: Vec<&ScoredToken> = tokens.iter().filter(|t| t.end > t.start && t.start < end && t.end > start).collect();
     let first = chosen.first()?;
     let mut avg = vec![0.0f32; first.probs.len()];
     for t in &chosen {
@@ -569,8 +534,7 @@ fn deberta_tokenizer(dir: &Path, settings: &TokenizerSettings) -> anyhow::Result
         dir.display()
     );
     let mut t = if tok_json.is_file() {
-        Tokenizer::from_file(&tok_json)
-            .map_err(|e| anyhow!("{}: not a valid tokenizer file ({e})", tok_json.display()))?
+        Tokenizer::from_file(&tok_json).map_err(|e| anyhow!("{}: not a valid tokenizer file ({e})", tok_json.display()))?
     } else if spm_model.is_file() {
         let opts = spm::SpmOptions {
             do_lower_case: settings.do_lower_case.unwrap_or(false),
@@ -601,17 +565,10 @@ mod tests {
 
     #[test]
     fn span_distribution_averages_overlapping_tokens() {
-        let labels: Vec<String> = ["O", "B-protein", "I-protein", "B-DNA", "I-DNA", "B-odd", "I-odd"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let map = LabelMap::parse(
-            "t",
-            "protein GENE[PROTEIN]\nDNA GENE[NUCLEOTIDE_SEQUENCE]\nO -\n",
-            &labels,
-            &Taxonomy::jan2022(),
-        )
-        .unwrap();
+        let labels: Vec<String> =
+            ["O", "B-protein", "I-protein", "B-DNA", "I-DNA", "B-odd", "I-odd"].iter().map(|s| s.to_string()).collect();
+        let map =
+            LabelMap::parse("t", "protein GENE[PROTEIN]\nDNA GENE[NUCLEOTIDE_SEQUENCE]\nO -\n", &labels, &Taxonomy::jan2022()).unwrap();
         assert_eq!(map.unmapped, ["odd"]);
         let toks = [
             scored(0, 3, &[0.1, 0.6, 0.1, 0.1, 0.0, 0.1, 0.0]),

@@ -134,8 +134,8 @@ pub fn read_model(bytes: &[u8]) -> anyhow::Result<(Vec<Piece>, u64)> {
                     let (f, w) = p.key()?;
                     match (f, w) {
                         (1, 2) => {
-                            piece.piece = String::from_utf8(p.len_delimited()?.to_vec())
-                                .map_err(|_| anyhow!("a piece is not valid UTF-8"))?
+                            piece.piece =
+                                String::from_utf8(p.len_delimited()?.to_vec()).map_err(|_| anyhow!("a piece is not valid UTF-8"))?
                         }
                         (2, 5) => {
                             let b = p.bytes(4)?;
@@ -169,8 +169,7 @@ pub fn read_model(bytes: &[u8]) -> anyhow::Result<(Vec<Piece>, u64)> {
 /// Builds the tokenizer transformers would build from `spm.model` (see the module docs).
 pub fn tokenizer_from_spm(path: &Path, opts: &SpmOptions) -> anyhow::Result<Tokenizer> {
     let bytes = std::fs::read(path).map_err(|e| anyhow!("{}: cannot read: {e}", path.display()))?;
-    let (pieces, model_type) =
-        read_model(&bytes).map_err(|e| anyhow!("{}: not a SentencePiece model ({e})", path.display()))?;
+    let (pieces, model_type) = read_model(&bytes).map_err(|e| anyhow!("{}: not a SentencePiece model ({e})", path.display()))?;
     if model_type != 1 {
         bail!(
             "{}: SentencePiece model type {model_type} is not unigram; only DeBERTa-v2/v3 unigram models can be converted (provide tokenizer.json)",
@@ -241,8 +240,7 @@ pub fn tokenizer_from_spm(path: &Path, opts: &SpmOptions) -> anyhow::Result<Toke
         "model": {"type": "Unigram", "unk_id": unk_id, "vocab": vocab, "byte_fallback": false},
     });
     let text = tok_json.to_string();
-    text.parse::<Tokenizer>()
-        .map_err(|e| anyhow!("{}: cannot build a tokenizer from the SentencePiece model ({e})", path.display()))
+    text.parse::<Tokenizer>().map_err(|e| anyhow!("{}: cannot build a tokenizer from the SentencePiece model ({e})", path.display()))
 }
 
 #[cfg(test)]

