@@ -15,6 +15,13 @@ const NEEDED: &[&[&str]] = &[&["config.json"], &["model.safetensors", "pytorch_m
 /// Fetched when present, never required.
 const OPTIONAL: &[&str] = &["tokenizer_config.json", "vocab.txt"];
 
+/// A model that is neither a local directory nor obtainable from the hub (offline and not
+/// cached, or the download failed). A typed cause, so [`crate::Error::is_not_found`] can tell a
+/// missing model from a broken one without reading messages.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotFound(pub String);
+
 /// The cache directory in use, from the environment.
 pub fn cache_dir() -> PathBuf {
     if let Ok(d) = std::env::var("HF_HUB_CACHE") {
@@ -46,7 +53,7 @@ pub fn resolve_with(spec: &str, progress: &dyn crate::progress::Progress) -> any
         bail!("{spec}: is a file; --model takes a model directory or a hub id");
     }
     if !is_hub_id(spec) {
-        bail!("{spec:?}: no such model directory (and not a hub id like `bert-base-cased` or `org/name`)");
+        return Err(NotFound(format!("{spec:?}: no such model directory (and not a hub id like `bert-base-cased` or `org/name`)")).into());
     }
     let cache = Cache::new(cache_dir());
     let cached = cache.repo(Repo::model(spec.to_string()));
@@ -62,22 +69,23 @@ pub fn resolve_with(spec: &str, progress: &dyn crate::progress::Progress) -> any
         return snapshot_dir(&found[0]);
     }
     if offline() {
-        bail!(
+        return Err(NotFound(format!(
             "model {spec}: no local directory of that name, and not complete in the Hugging Face cache {} \
              with HF_HUB_OFFLINE set; missing: {}. \
              Download it where the hub is reachable (e.g. `huggingface-cli download {spec}`) and copy the cache, \
              or pass --model <directory with the files>",
             cache_dir().display(),
             missing.join(", ")
-        );
+        ))
+        .into());
     }
     download(spec, &cache, progress).map_err(|e| {
-        anyhow!(
+        anyhow::Error::new(NotFound(format!(
             "model {spec}: not in the Hugging Face cache {} (missing: {}) and downloading failed: {e:#}. \
              Check the network or HF_ENDPOINT, or pass --model <directory with the files>",
             cache_dir().display(),
             missing.join(", ")
-        )
+        )))
     })
 }
 
@@ -168,7 +176,8 @@ mod tests {
         for path in ["", "org/", "/abs/dir", "./rel", "../up", "~/x", "a/b/c", "dir\\x", ".hidden", "org/-x", "name with space"] {
             assert!(!is_hub_id(path), "{path:?}");
         }
-        let err = resolve("./no/such/dir").unwrap_err().to_string();
-        assert!(err.contains("no such model directory"), "{err}");
+        let err = resolve("./no/such/dir").unwrap_err();
+        assert!(err.to_string().contains("no such model directory"), "{err}");
+        assert!(err.is::<NotFound>());
     }
 }

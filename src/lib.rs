@@ -40,4 +40,4 @@ pub mod text;
 pub mod token_classify;
 
 pub use engine::{Engine, EngineConfig};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Result};

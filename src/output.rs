@@ -1,6 +1,7 @@
 //! Output stage: a [`TagResult`] as maskner's JSON (with the explanation), the reference's
-//! two-column `term TAG` format, a Hugging Face pipeline-style entity list, or the reference
-//! ensemble's JSON. Offsets in every output are **character** offsets into the input text.
+//! two-column `term TAG` format, a Hugging Face pipeline-style entity list, displaCy's manual
+//! format, or the reference ensemble's JSON. Offsets in every output are **character** offsets
+//! into the input text. [`render`] picks one record's shape by [`Format`] for every front end.
 
 use crate::aggregate::{Prefix, SpanPrediction, TermTag};
 use crate::compat::{self, Numerics};
@@ -23,6 +24,9 @@ pub enum Format {
     /// Hugging Face token-classification pipeline style: per input, a JSON list of
     /// `{entity_group, score, word, start, end}`.
     Hf,
+    /// spaCy displaCy's manual format, one compact JSON line per input:
+    /// `{"text", "ents": [{"start", "end", "label"}], "title"}` (label = group, title = id).
+    Displacy,
 }
 
 /// Converts byte offsets of one text to character offsets.
@@ -66,11 +70,22 @@ pub struct Entity {
     /// A token classifier running alone: the model's own label (the pipeline's `entity_group`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The first term's second prediction (the part of `tag` after `/`), typed, so a reader
+    /// need not parse `tag`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second: Option<Second>,
     /// Term indices of the entity within its sentence.
     #[serde(skip)]
     pub terms: std::ops::Range<usize>,
     #[serde(skip)]
     pub sentence: usize,
+}
+
+/// A dual prediction's second entity type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Second {
+    pub group: String,
+    pub subtype: String,
 }
 
 /// The prediction of member `m` for the phrase that contains term `t`.
@@ -98,6 +113,7 @@ fn classified_entities(found: &[ClassifiedEntity], member_names: &[&str]) -> Vec
             score: shortest(e.span.score),
             member: member_names.first().unwrap_or(&"").to_string(),
             label: Some(e.span.entity_group.clone()),
+            second: None,
             terms: 0..0,
             sentence: 0,
         })
@@ -159,6 +175,11 @@ pub fn entities(result: &TagResult, member_names: &[&str]) -> Vec<Entity> {
                 score: compat::numpy_round(score, 4),
                 member: member_names.get(fin.member).unwrap_or(&"").to_string(),
                 label: None,
+                second: fin
+                    .second
+                    .as_ref()
+                    .and_then(TermTag::entity)
+                    .map(|s| Second { group: s.group.as_str().to_string(), subtype: s.subtype.as_str().to_string() }),
                 terms: t..end,
                 sentence: si,
             });
@@ -257,6 +278,33 @@ pub fn hf(result: &TagResult, member_names: &[&str]) -> Value {
             .map(|e| json!({"entity_group": e.group, "score": e.score, "word": e.word, "start": e.start, "end": e.end}))
             .collect(),
     )
+}
+
+/// displaCy's manual format (`displacy.render(doc, style="ent", manual=True)`): the text, its
+/// entities as `{start, end, label}` (character offsets, label = group; as [`hf`], the first
+/// prediction only) and the record id as `title` (omitted for a null id).
+pub fn displacy(id: &Value, result: &TagResult, member_names: &[&str]) -> Value {
+    let ents: Vec<Value> =
+        entities(result, member_names).into_iter().map(|e| json!({"start": e.start, "end": e.end, "label": e.group})).collect();
+    let mut v = json!({"text": result.text, "ents": ents});
+    match id {
+        Value::Null => {}
+        Value::String(s) => v["title"] = Value::String(s.clone()),
+        other => v["title"] = Value::String(other.to_string()),
+    }
+    v
+}
+
+/// One record in `format`, as a value: the one place that maps a format to its shape, for the
+/// CLI, the server and the bindings. `conll` is its text as a JSON string; `json` and `jsonl`
+/// records are the same (the array framing of `json` is the writer's).
+pub fn render(format: Format, id: &Value, result: &TagResult, member_names: &[&str], numerics: Numerics, explain: bool) -> Value {
+    match format {
+        Format::Json | Format::Jsonl => record_json(id, result, member_names, explain),
+        Format::Hf => hf(result, member_names),
+        Format::Conll => Value::String(conll(result, numerics)),
+        Format::Displacy => displacy(id, result, member_names),
+    }
 }
 
 /// The reference ensemble's JSON for a single-sentence result (§8.4), for the compatibility

@@ -72,6 +72,39 @@ fn hf_offsets_are_characters_of_the_original_text() {
     assert!(words.contains(&"Zürich"), "{words:?}");
 }
 
+/// displaCy's manual format carries the json record's text and entities (start, end, group)
+/// and the id as the title; an error record stays an error record.
+#[test]
+fn displacy_lines_match_the_json_records() {
+    let input = concat!(
+        "{\"id\": \"a\", \"text\": \"Zoë Müller moved from Zürich to São Paulo in 2019.\"}\n",
+        "{\"id\": 7, \"text\": \"Imatinib:__entity__ mesylate:__entity__ is used to treat CML:__entity__ .\"}\n",
+        "{\"id\": null, \"text\": \"The patient was given aspirin .\", \"spans\": [[22, 29]]}\n",
+        "{\"id\": \"bad\", \"text\": \"bad span\", \"spans\": [[3, 99]]}\n",
+    );
+    let json = lines(&tag(&["--format", "jsonl", "--input", "-"], Some(input.as_bytes())));
+    let out = tag(&["--format", "displacy", "--input", "-"], Some(input.as_bytes()));
+    assert_eq!(out.status.code(), Some(2), "the bad span fails");
+    let displacy = lines(&out);
+    assert_eq!(displacy.len(), 4);
+    for (d, j) in displacy.iter().zip(&json).take(3) {
+        assert_eq!(d["text"], j["text"]);
+        let want: Vec<serde_json::Value> = j["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::json!({"start": e["start"], "end": e["end"], "label": e["group"]}))
+            .collect();
+        assert_eq!(d["ents"].as_array().unwrap(), &want);
+    }
+    assert!(displacy.iter().take(3).any(|d| !d["ents"].as_array().unwrap().is_empty()));
+    assert_eq!(displacy[0]["title"], "a");
+    assert_eq!(displacy[1]["title"], "7");
+    assert!(displacy[2].get("title").is_none(), "a null id has no title");
+    assert_eq!(displacy[3], json[3]);
+    assert!(displacy[3]["error"].is_string());
+}
+
 #[test]
 fn every_input_line_gives_one_record_even_on_errors() {
     let mut input = Vec::new();

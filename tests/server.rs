@@ -279,6 +279,8 @@ fn concurrent_requests_answer_exactly_like_the_cli() {
         .collect();
     let cli_hf: Vec<Value> =
         cli(&["tag", "--format", "hf", "--input", "-"], jsonl.as_bytes()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cli_displacy: Vec<Value> =
+        cli(&["tag", "--format", "displacy", "--input", "-"], jsonl.as_bytes()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let cli_conll: Vec<String> =
         cli(&["tag", "--format", "conll", "--input", "-"], jsonl.as_bytes()).split_inclusive("\n\n").map(String::from).collect();
     assert_eq!(cli_json.len(), inputs.len());
@@ -293,7 +295,7 @@ fn concurrent_requests_answer_exactly_like_the_cli() {
         requests.push((i..i + n).collect());
         i += n;
     }
-    let formats = ["json", "hf", "conll", "explain"];
+    let formats = ["json", "hf", "conll", "displacy", "explain"];
     let answers: Mutex<BTreeMap<(usize, &str), Value>> = Mutex::new(BTreeMap::new());
     let next = Mutex::new(0usize);
     let jobs: Vec<(usize, &str)> = (0..requests.len()).flat_map(|r| formats.iter().map(move |f| (r, *f))).collect();
@@ -336,6 +338,7 @@ fn concurrent_requests_answer_exactly_like_the_cli() {
                     "json" => cli_json[k].clone(),
                     "explain" => cli_explain[k].clone(),
                     "hf" => cli_hf[k].clone(),
+                    "displacy" => cli_displacy[k].clone(),
                     _ => Value::String(cli_conll[k].clone()),
                 };
                 assert_eq!(g, &want, "input {k}, format {f}");

@@ -2,8 +2,7 @@
 //! reference-format labels.txt.
 
 use crate::entity_map::neighbours::SearchMode;
-use crate::entity_map::{BuildOptions, EntityMap, Rule, SeedSet, Space, Taxonomy, cache};
-use crate::mlm;
+use crate::entity_map::{self, BuildOptions, MapBuild, Rule, Space};
 use anyhow::bail;
 use std::path::PathBuf;
 
@@ -51,30 +50,31 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let taxonomy = Taxonomy::from_name_or_path(&args.taxonomy)?;
     if let Some(path) = &args.import {
-        let map = EntityMap::from_labels_txt(path, &taxonomy)?;
-        if let Some(spec) = &args.model {
-            let lm = mlm::load_model(spec)?;
-            map.check_vocab(lm.tokenizer().vocab())?;
-        }
         let Some(out) = &args.out else { bail!("--import needs --out DIR") };
-        map.save(out)?;
+        let map = entity_map::import_map(path, out, args.model.as_deref(), &args.taxonomy)?;
         eprintln!("maskner: imported {} tokens into {}", map.len(), out.display());
         println!("{}", serde_json::to_string_pretty(map.meta())?);
         return Ok(());
     }
-    let Some(spec) = &args.model else { bail!("--model is required") };
-    let lm = mlm::load_model(spec)?;
-    let seeds = match &args.seeds {
-        Some(dir) => SeedSet::load(dir, &taxonomy)?,
-        None => SeedSet::builtin(&taxonomy)?,
+    let Some(model) = &args.model else { bail!("--model is required") };
+    if args.k == 0 {
+        bail!("-k must be at least 1 (neighbours that vote for a token)");
+    }
+    let req = MapBuild {
+        model: model.clone(),
+        seeds: args.seeds.clone(),
+        out: args.out.clone(),
+        options: BuildOptions {
+            rule: args.rule.unwrap_or(Rule::Knn),
+            search: args.search,
+            k: args.k,
+            space: args.space,
+            ..BuildOptions::default()
+        },
+        taxonomy: args.taxonomy.clone(),
     };
-    let opts =
-        BuildOptions { rule: args.rule.unwrap_or(Rule::Knn), search: args.search, k: args.k, space: args.space, ..BuildOptions::default() };
-    let (map, stats) = cache::build_for_model(&lm, &seeds, &opts, &taxonomy, &super::progress::Bars::default())?;
-    let out = args.out.clone().unwrap_or_else(|| cache::map_dir(&lm, &seeds, &opts, &taxonomy));
-    map.save(&out)?;
+    let (map, stats, out) = entity_map::build_map(&req, &super::progress::Bars::default())?;
     eprintln!(
         "maskner: map of {} tokens ({} labelled seeds, {} with counts) written to {} in {:.1}s ({} search{})",
         stats.vocab,

@@ -2,7 +2,7 @@
 //! names its own engine-config flag (`eval` has a scorer `--config` already), so that one stays
 //! outside.
 
-use crate::engine::EngineConfig;
+use crate::engine::{EngineConfig, EngineOptions, OptionSpelling};
 use crate::token_classify::Aggregation;
 use std::path::{Path, PathBuf};
 
@@ -45,28 +45,32 @@ impl EngineArgs {
             || self.compat
     }
 
-    /// The configuration: `file` (or the default ensemble), then `--members`, then `--model`,
-    /// `--map`, `--labels` (which may name members that `--members` added), `--compat`,
-    /// `--aggregation` and `--stride`.
+    /// The configuration: `file` (or the default ensemble) with the flags applied by
+    /// [`EngineOptions::apply`]; only the `NAME=VALUE` syntax is checked here.
     pub fn config(&self, file: Option<&Path>) -> anyhow::Result<EngineConfig> {
-        let mut cfg = match file {
+        let base = match file {
             Some(p) => EngineConfig::from_file(p)?,
             None => EngineConfig::reference_default(),
         };
-        cfg.select_members(&self.members).map_err(|e| e.context("--members"))?;
-        cfg.validate()?;
-        for (flag, values) in [("model", &self.models), ("map", &self.maps), ("labels", &self.labels)] {
-            for arg in values {
-                let (name, value) = arg.split_once('=').ok_or_else(|| anyhow::anyhow!("--{flag} {arg}: expected NAME=VALUE"))?;
-                let m = cfg.member_mut(name).map_err(|e| e.context(format!("--{flag} {arg}")))?;
-                match flag {
-                    "model" => m.model = value.to_string(),
-                    "map" => m.map = Some(PathBuf::from(value)),
-                    _ => m.labels = Some(PathBuf::from(value)),
-                }
-            }
-        }
-        cfg.set_classifier_options(self.aggregation, self.stride)?;
-        Ok(cfg.with_compat(self.compat))
+        let pairs = |flag: &str, values: &[String]| -> anyhow::Result<Vec<(String, String)>> {
+            values
+                .iter()
+                .map(|arg| {
+                    let (name, value) = arg.split_once('=').ok_or_else(|| anyhow::anyhow!("--{flag} {arg}: expected NAME=VALUE"))?;
+                    Ok((name.to_string(), value.to_string()))
+                })
+                .collect()
+        };
+        let paths = |v: Vec<(String, String)>| v.into_iter().map(|(n, p)| (n, PathBuf::from(p))).collect();
+        let options = EngineOptions {
+            members: self.members.clone(),
+            models: pairs("model", &self.models)?,
+            maps: paths(pairs("map", &self.maps)?),
+            labels: paths(pairs("labels", &self.labels)?),
+            aggregation: self.aggregation,
+            stride: self.stride,
+            compat: self.compat,
+        };
+        Ok(options.apply(base, OptionSpelling::Cli)?)
     }
 }

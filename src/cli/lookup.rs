@@ -1,7 +1,6 @@
 //! `maskner lookup`: the entity signatures of tokens.
 
-use crate::entity_map::{BuildOptions, EntityMap, SeedSet, Taxonomy, cache};
-use crate::mlm;
+use crate::entity_map::{self, EntityMap};
 use anyhow::bail;
 use std::path::PathBuf;
 
@@ -27,24 +26,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let map = match (&args.map, &args.model) {
-        (Some(dir), _) => EntityMap::open(dir)?,
-        (None, Some(spec)) => {
-            let lm = mlm::load_model(spec)?;
-            let tax = Taxonomy::jan2022();
-            cache::ensure_map(&lm, &SeedSet::builtin(&tax)?, &BuildOptions::default(), &tax, &super::progress::Bars::default())?
-        }
+    let map: EntityMap = match (&args.map, &args.model) {
+        (Some(dir), _) => entity_map::open_map(dir)?,
+        (None, Some(spec)) => entity_map::map_of_model(spec, &super::progress::Bars::default())?,
         (None, None) => bail!("give --map DIR or --model MODEL"),
     };
     if args.tokens.is_empty() {
         bail!("no tokens to look up");
     }
     for t in &args.tokens {
-        let (sig, source) = map.lookup(t);
         if args.json {
-            let v = serde_json::json!({"token": t, "labels": sig.labels_field(), "counts": sig.counts_field(), "source": source});
-            println!("{v}");
+            println!("{}", entity_map::lookup_record(&map, t));
         } else {
+            let (sig, source) = map.lookup(t);
             println!("{t}\t{sig}\t{}", serde_json::to_value(source)?.as_str().unwrap_or(""));
         }
     }

@@ -13,7 +13,7 @@ mod export_map;
 mod fill_mask;
 pub(crate) mod input;
 mod lookup;
-pub(crate) mod progress;
+pub mod progress;
 mod replay;
 mod serve;
 mod tag;

@@ -37,6 +37,7 @@ use std::path::PathBuf;
 /// Examples:
 ///   maskner tag "Imatinib:__entity__ mesylate:__entity__ is used to treat CML:__entity__"
 ///   maskner tag --input notes.jsonl --format hf > entities.jsonl
+///   maskner tag --input notes.jsonl --format displacy > displacy.jsonl
 ///   maskner tag --model bio=./my-bio-bert --model phi=bert-base-cased --format conll --input sentences.txt
 ///   maskner tag --members phi "Lou Gehrig worked in New York"
 ///   maskner tag --members fran-martinez/scibert_scivocab_cased_ner_jnlpba --aggregation max --format hf "IL-2 is expressed in T cells."
@@ -109,22 +110,22 @@ impl<'a, W: Write> Sink<'a, W> {
     }
 
     fn write(&mut self, rec: &Record, res: Result<&TagResult, &str>) -> anyhow::Result<()> {
-        match (res, self.format) {
-            (Err(e), _) => {
+        let v = match res {
+            Err(e) => {
                 self.failed += 1;
-                match self.format {
-                    Format::Conll => {
-                        eprintln!("maskner: {e}");
-                        writeln!(self.out)?;
-                    }
-                    Format::Json => self.json_item(&output::error_json(&rec.id, e))?,
-                    Format::Jsonl | Format::Hf => writeln!(self.out, "{}", output::error_json(&rec.id, e))?,
+                if self.format == Format::Conll {
+                    eprintln!("maskner: {e}");
+                    writeln!(self.out)?;
+                    return Ok(());
                 }
+                output::error_json(&rec.id, e)
             }
-            (Ok(r), Format::Conll) => write!(self.out, "{}", output::conll(r, self.numerics))?,
-            (Ok(r), Format::Hf) => writeln!(self.out, "{}", output::hf(r, self.names))?,
-            (Ok(r), Format::Jsonl) => writeln!(self.out, "{}", output::record_json(&rec.id, r, self.names, self.explain))?,
-            (Ok(r), Format::Json) => self.json_item(&output::record_json(&rec.id, r, self.names, self.explain))?,
+            Ok(r) => output::render(self.format, &rec.id, r, self.names, self.numerics, self.explain),
+        };
+        match (self.format, v) {
+            (Format::Json, v) => self.json_item(&v)?,
+            (Format::Conll, serde_json::Value::String(text)) => write!(self.out, "{text}")?,
+            (_, v) => writeln!(self.out, "{v}")?,
         }
         Ok(())
     }

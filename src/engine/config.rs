@@ -184,7 +184,10 @@ impl EngineConfig {
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Files { message: format!("{}: cannot read ({e})", path.display()) })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Files {
+            message: format!("{}: cannot read ({e})", path.display()),
+            not_found: e.kind() == std::io::ErrorKind::NotFound,
+        })?;
         Self::from_json(&text, Some(path))
     }
 
@@ -234,6 +237,12 @@ impl EngineConfig {
     /// Sets `aggregation` and `stride` on every token-classifier member; an error if there is
     /// none (the options would do nothing).
     pub fn set_classifier_options(&mut self, aggregation: Option<Aggregation>, stride: Option<usize>) -> Result<()> {
+        self.classifier_options(aggregation, stride, OptionSpelling::Cli)
+    }
+
+    /// [`set_classifier_options`](Self::set_classifier_options), its error naming the options
+    /// as the front end spells them.
+    fn classifier_options(&mut self, aggregation: Option<Aggregation>, stride: Option<usize>, spelling: OptionSpelling) -> Result<()> {
         if aggregation.is_none() && stride.is_none() {
             return Ok(());
         }
@@ -247,8 +256,12 @@ impl EngineConfig {
         }
         if !any {
             let names: Vec<&str> = self.members.iter().map(|m| m.name.as_str()).collect();
+            let options = match spelling {
+                OptionSpelling::Cli => "--aggregation and --stride",
+                OptionSpelling::Python => "aggregation and stride",
+            };
             return Err(Error::input(format!(
-                "--aggregation and --stride apply to token-classifier members, and none of the members ({}) is one",
+                "{options} apply to token-classifier members, and none of the members ({}) is one",
                 names.join(", ")
             )));
         }
@@ -303,6 +316,75 @@ impl EngineConfig {
     }
 }
 
+/// A front end's overrides of a base configuration, applied in one place so the CLI flags,
+/// the server and the Python keyword arguments cannot drift apart.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// The members to run, in order: configured names, or hub ids / model directories of new
+    /// members (see [`EngineConfig::select_members`]). Empty: the base's members.
+    pub members: Vec<String>,
+    /// Member name -> hub id or model directory.
+    pub models: Vec<(String, String)>,
+    /// Member name -> map directory (masked-LM members).
+    pub maps: Vec<(String, PathBuf)>,
+    /// Member name -> label map file (token-classifier members).
+    pub labels: Vec<(String, PathBuf)>,
+    /// Token-classifier members' aggregation (an error if there is no such member).
+    pub aggregation: Option<Aggregation>,
+    /// Token-classifier members' window stride (an error if there is no such member).
+    pub stride: Option<usize>,
+    /// The reference's numerics and quirks.
+    pub compat: bool,
+}
+
+/// How errors name the options: as the CLI's flags (`--model bio=x`) or as the Python
+/// binding's keyword arguments (`models['bio']`), so a user reads back what they wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionSpelling {
+    Cli,
+    Python,
+}
+
+impl OptionSpelling {
+    fn members(self) -> &'static str {
+        match self {
+            OptionSpelling::Cli => "--members",
+            OptionSpelling::Python => "members",
+        }
+    }
+
+    /// One `name = value` entry of the option whose CLI flag is `flag` and keyword `keyword`.
+    fn entry(self, flag: &str, keyword: &str, name: &str, value: impl std::fmt::Display) -> String {
+        match self {
+            OptionSpelling::Cli => format!("--{flag} {name}={value}"),
+            OptionSpelling::Python => format!("{keyword}['{name}']"),
+        }
+    }
+}
+
+impl EngineOptions {
+    /// `base` (the reference default or a file), then `members`, then `models`, `maps` and
+    /// `labels` (which may name members that `members` added), `aggregation` and `stride`, and
+    /// `compat`. Errors name the option as `spelling` writes it.
+    pub fn apply(&self, base: EngineConfig, spelling: OptionSpelling) -> Result<EngineConfig> {
+        let mut cfg = base;
+        cfg.select_members(&self.members).map_err(|e| e.context(spelling.members()))?;
+        cfg.validate()?;
+        for (name, value) in &self.models {
+            cfg.member_mut(name).map_err(|e| e.context(spelling.entry("model", "models", name, value)))?.model = value.clone();
+        }
+        for (name, value) in &self.maps {
+            cfg.member_mut(name).map_err(|e| e.context(spelling.entry("map", "maps", name, value.display())))?.map = Some(value.clone());
+        }
+        for (name, value) in &self.labels {
+            cfg.member_mut(name).map_err(|e| e.context(spelling.entry("labels", "labels", name, value.display())))?.labels =
+                Some(value.clone());
+        }
+        cfg.classifier_options(self.aggregation, self.stride, spelling)?;
+        Ok(cfg.with_compat(self.compat))
+    }
+}
+
 impl Error {
     /// Prefixes the config file's path, when there is one.
     fn context_if(self, source: Option<&Path>) -> Self {
@@ -325,4 +407,48 @@ pub(crate) fn mapped_groups(tc: &token_classify::TokenClassifier) -> Vec<String>
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> EngineOptions {
+        EngineOptions { members: vec!["bio".into()], models: vec![("nope".into(), "x".into())], ..EngineOptions::default() }
+    }
+
+    #[test]
+    fn errors_name_the_options_as_the_front_end_spells_them() {
+        let base = EngineConfig::reference_default;
+        let bad_member = EngineOptions { members: vec!["bi".into()], ..EngineOptions::default() };
+        let e = bad_member.apply(base(), OptionSpelling::Python).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Input);
+        assert!(e.to_string().starts_with("members: no member named bi (members: bio, phi;"), "{e}");
+        let e = bad_member.apply(base(), OptionSpelling::Cli).unwrap_err();
+        assert!(e.to_string().starts_with("--members: no member named bi"), "{e}");
+
+        let e = options().apply(base(), OptionSpelling::Python).unwrap_err();
+        assert_eq!(e.to_string(), "models['nope']: no member named nope (members: bio)");
+        let e = options().apply(base(), OptionSpelling::Cli).unwrap_err();
+        assert_eq!(e.to_string(), "--model nope=x: no member named nope (members: bio)");
+        let maps = EngineOptions { maps: vec![("nope".into(), "d".into())], ..EngineOptions::default() };
+        assert!(maps.apply(base(), OptionSpelling::Python).unwrap_err().to_string().starts_with("maps['nope']: "));
+        let labels = EngineOptions { labels: vec![("nope".into(), "f".into())], ..EngineOptions::default() };
+        assert!(labels.apply(base(), OptionSpelling::Cli).unwrap_err().to_string().starts_with("--labels nope=f: "));
+    }
+
+    #[test]
+    fn overrides_apply_to_the_base() {
+        let opts = EngineOptions {
+            members: vec!["phi".into()],
+            models: vec![("phi".into(), "m".into())],
+            maps: vec![("phi".into(), "d".into())],
+            compat: true,
+            ..EngineOptions::default()
+        };
+        let cfg = opts.apply(EngineConfig::reference_default(), OptionSpelling::Python).unwrap();
+        assert_eq!(cfg.members.len(), 1);
+        assert_eq!((cfg.members[0].model.as_str(), cfg.members[0].map.as_deref()), ("m", Some(Path::new("d"))));
+        assert_eq!(cfg.numerics, Numerics::from_compat_flag(true));
+    }
 }

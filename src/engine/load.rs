@@ -165,3 +165,18 @@ fn plan(config: &EngineConfig, spec: &MemberSpec, taxonomy: &Taxonomy, progress:
     };
     Ok(Plan::Mlm { dir, map })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_model_directory_is_a_not_found_files_error() {
+        let mut config = EngineConfig::reference_default();
+        config.member_mut("bio").unwrap().model = "/no/such/model-dir".into();
+        let e = Engine::load(&config, &crate::progress::Quiet).err().expect("no such model");
+        assert_eq!(e.kind(), ErrorKind::Files);
+        assert!(e.is_not_found(), "{e:?}");
+        assert!(e.to_string().starts_with("member bio: \"/no/such/model-dir\": no such model directory"), "{e}");
+    }
+}

@@ -46,7 +46,7 @@ mod load;
 mod request;
 mod run;
 
-pub use config::{EngineConfig, MAX_MEMBERS, MemberKind, MemberSpec};
+pub use config::{EngineConfig, EngineOptions, MAX_MEMBERS, MemberKind, MemberSpec, OptionSpelling};
 pub use fill::{FillResult, MaskPredictions, TokenScore, fill_mask};
 pub use info::{Info, MemberDetails, MemberInfo, TaxonomyInfo};
 pub use request::{FillRequest, MODE_NAMES, PhraseMode, TagRequest};
@@ -125,6 +125,22 @@ impl Engine {
         match self.fill_mask_model() {
             Some((_, lm)) => fill_mask(lm, requests),
             None => requests.iter().map(|_| Err(Error::input("the engine has no masked-LM member for fill-mask"))).collect(),
+        }
+    }
+
+    /// [`fill_mask`](Self::fill_mask) on the masked-LM member named `member` (`None`: the
+    /// first); an unknown name or a token classifier fails the whole call.
+    pub fn fill_mask_on(&self, member: Option<&str>, requests: &[FillRequest]) -> Result<Vec<Result<FillResult>>> {
+        let Some(name) = member else { return Ok(self.fill_mask(requests)) };
+        let m =
+            self.members.iter().find(|m| m.spec.name == name).ok_or_else(|| {
+                Error::input_at("member", format!("no member named {name:?} (members: {})", self.member_names().join(", ")))
+            })?;
+        match &m.model {
+            MemberModel::Mlm { lm, .. } => Ok(fill_mask(lm, requests)),
+            MemberModel::Classifier { .. } => {
+                Err(Error::input_at("member", format!("{name} is a token classifier; fill-mask needs a masked LM")))
+            }
         }
     }
 }

@@ -33,6 +33,11 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The rule called `name` (`knn`, `v2`, `v1`), as `--rule` takes it.
+    pub fn from_name(name: &str) -> crate::Result<Self> {
+        crate::error::from_value_name("rule", name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Rule::Knn => "knn",

@@ -201,6 +201,13 @@ pub enum SearchMode {
     Hnsw,
 }
 
+impl SearchMode {
+    /// The search called `name` (`auto`, `exact`, `hnsw`), as `--search` takes it.
+    pub fn from_name(name: &str) -> crate::Result<Self> {
+        crate::error::from_value_name("search mode", name)
+    }
+}
+
 /// Up to this many targets, `auto` uses exact search. Measured on all-MiniLM-L6-v2 (30,522
 /// queries against the 5,087 labelled tokens, 2 cores): exact blocked products 5.0 s, hnsw_rs
 /// 3.2 s build + 15.7 s search. At vocabulary scale a dense product on an optimised GEMM beats

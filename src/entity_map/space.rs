@@ -26,6 +26,11 @@ pub enum Space {
 }
 
 impl Space {
+    /// The space called `name` (`input`, `contextual`, `mixed`), as `--space` takes it.
+    pub fn from_name(name: &str) -> crate::Result<Self> {
+        crate::error::from_value_name("space", name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Space::Input => "input",

@@ -4,7 +4,8 @@
 //!
 //! * `POST /v1/ner` — `{"text": ...}` or `{"texts": [...]}` (strings, or objects
 //!   `{"text", "spans": [[start, end], ..], "id"}` with character offsets), optional
-//!   `"format": "json" | "hf" | "conll"`, `"explain"`, `"mode"`; the records of `maskner tag`.
+//!   `"format": "json" | "hf" | "conll" | "displacy"`, `"explain"`, `"mode"`; the records of
+//!   `maskner tag`.
 //! * `POST /v1/fill-mask` — `{"text"|"texts", "top_k"}`; the records of
 //!   `maskner fill-mask --json`, on the engine's first masked-LM member.
 //! * `GET /health`, `GET /v1/info`.
@@ -33,7 +34,7 @@ pub type LogHook = Arc<dyn Fn(&str) + Send + Sync>;
 use crate::compat::Numerics;
 use crate::engine::{Engine, FillRequest, MemberKind, PhraseMode, TagRequest, TagResult};
 use crate::error::{Error, ErrorKind};
-use crate::output;
+use crate::output::{self, Format};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -523,14 +524,6 @@ async fn run(st: &AppState, works: Vec<Work>, deadline: tokio::time::Instant) ->
     }
 }
 
-/// Output formats of `/v1/ner`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum NerFormat {
-    Json,
-    Hf,
-    Conll,
-}
-
 async fn ner(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     guarded(async move { ner_inner(&st, &headers, body).await }).await
 }
@@ -553,10 +546,11 @@ async fn json_request(
 async fn ner_inner(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let (obj, deadline) = json_request(st, headers, body, &["text", "texts", "format", "explain", "mode"]).await?;
     let format = match obj.get("format").map(|f| f.as_str()) {
-        None | Some(Some("json" | "jsonl")) => NerFormat::Json,
-        Some(Some("hf")) => NerFormat::Hf,
-        Some(Some("conll")) => NerFormat::Conll,
-        _ => return Err(ApiError::bad_request("\"format\" must be \"json\", \"hf\" or \"conll\"")),
+        None | Some(Some("json" | "jsonl")) => Format::Json,
+        Some(Some("hf")) => Format::Hf,
+        Some(Some("conll")) => Format::Conll,
+        Some(Some("displacy")) => Format::Displacy,
+        _ => return Err(ApiError::bad_request("\"format\" must be \"json\", \"hf\", \"conll\" or \"displacy\"")),
     };
     let explain = match obj.get("explain") {
         None => false,
@@ -591,11 +585,7 @@ async fn ner_inner(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
                 first_error.get_or_insert(msg);
                 v
             }
-            Ok(r) => match format {
-                NerFormat::Json => output::record_json(&e.id, r, &names, explain),
-                NerFormat::Hf => output::hf(r, &names),
-                NerFormat::Conll => Value::String(output::conll(r, st.numerics)),
-            },
+            Ok(r) => output::render(format, &e.id, r, &names, st.numerics, explain),
         };
         records.push(v);
     }

@@ -33,6 +33,12 @@ pub enum Aggregation {
 impl Aggregation {
     pub const ALL: [Aggregation; 4] = [Self::Simple, Self::First, Self::Average, Self::Max];
 
+    /// The strategy called `name` (`simple`, `first`, `average`, `max`), as `--aggregation`
+    /// takes it.
+    pub fn from_name(name: &str) -> crate::Result<Self> {
+        crate::error::from_value_name("aggregation", name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Simple => "simple",
