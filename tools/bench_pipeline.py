@@ -351,13 +351,19 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_args(doc):
+    """The options every pipeline benchmark takes (this one and tools/bench_python.py)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--limit", type=int, default=200, help="sentences (default 200)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs per engine (median reported)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per side (median reported)")
     ap.add_argument("--maskner", default=os.path.join(ROOT, "target", "release", "maskner"))
     ap.add_argument("--work", help="work directory (kept; models and maps in it are reused)")
+    return ap
+
+
+def main():
+    ap = common_args(__doc__)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--bio", help=argparse.SUPPRESS)
     ap.add_argument("--phi", help=argparse.SUPPRESS)

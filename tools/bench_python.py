@@ -63,7 +63,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_pipeline import (  # noqa: E402
-    MARKER, ROOT, SHARED, build_vocab, loadavg, marker_sentences, read_conll, read_tsv, timed)
+    MARKER, ROOT, SHARED, build_vocab, common_args, loadavg, marker_sentences, read_conll, read_tsv, timed)
 
 CHUNK = 32  # the CLI's default --batch
 DEFAULT_PYTHON = os.path.expanduser("~/.cache/maskner-ci/venv/bin/python")
@@ -300,12 +300,7 @@ def without_id(rec):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--limit", type=int, default=200, help="sentences (default 200)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs per side (median reported)")
-    ap.add_argument("--maskner", default=os.path.join(ROOT, "target", "release", "maskner"))
-    ap.add_argument("--work", help="work directory (kept; models and maps in it are reused)")
+    ap = common_args(__doc__)
     ap.add_argument("--python", default=DEFAULT_PYTHON, help="python of the virtualenv with maskner (default %(default)s)")
     ap.add_argument("--no-spacy", action="store_true", help="skip the nlp.pipe vs Engine.tag part (the slow one)")
     ap.add_argument("--make-model", help=argparse.SUPPRESS)
