@@ -73,7 +73,7 @@ pub fn resolve_with(spec: &str, progress: &dyn crate::progress::Progress) -> any
             "model {spec}: no local directory of that name, and not complete in the Hugging Face cache {} \
              with HF_HUB_OFFLINE set; missing: {}. \
              Download it where the hub is reachable (e.g. `huggingface-cli download {spec}`) and copy the cache, \
-             or pass --model <directory with the files>",
+             or give a local model directory with the files instead",
             cache_dir().display(),
             missing.join(", ")
         ))
@@ -82,7 +82,7 @@ pub fn resolve_with(spec: &str, progress: &dyn crate::progress::Progress) -> any
     download(spec, &cache, progress).map_err(|e| {
         anyhow::Error::new(NotFound(format!(
             "model {spec}: not in the Hugging Face cache {} (missing: {}) and downloading failed: {e:#}. \
-             Check the network or HF_ENDPOINT, or pass --model <directory with the files>",
+             Check the network or HF_ENDPOINT, or give a local model directory with the files instead",
             cache_dir().display(),
             missing.join(", ")
         )))
