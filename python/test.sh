@@ -2,12 +2,13 @@
 # The Python package's tests: builds the release wheel with maturin (in Cargo's shared target
 # directory, so the Rust build is reused), installs it into a virtual environment with pytest
 # and spaCy, and runs pytest against the release CLI for the parity tests. Extra arguments go
-# to pytest. Needs Python >= 3.9 with venv, a Rust toolchain and PyPI.
+# to pytest. Needs Python >= 3.9 with venv, a Rust toolchain and PyPI; the browser tests
+# (tests/test_view.py, Selenium) need chromium and chromedriver on PATH and skip without them.
 set -euo pipefail
 cd "$(dirname "$0")"
 venv="${MASKNER_VENV:-$HOME/.cache/maskner-ci/venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "spacy>=3.7,<4"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "spacy>=3.7,<4" "selenium>=4.20,<5"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/../target}"
 # the CLI the Python records are compared with
 cargo build --release --locked -p maskner

@@ -36,11 +36,31 @@ pub struct Descriptor {
     pub token: String,
     pub signature: Signature,
     pub logit: f64,
+    /// Where the model predicted it; a CI prompt is read at `[CLS]` and at its `[MASK]`, and
+    /// `--explain` shows which (the two reads answer different questions).
+    #[serde(default)]
+    pub at: ReadAt,
+}
+
+/// The position a descriptor was read at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadAt {
+    /// The prompt's `[MASK]` (every CS descriptor, and the CI prompt's mask).
+    #[default]
+    Mask,
+    /// The CI prompt's `[CLS]` (when the member reads it, `use_cls`).
+    Cls,
 }
 
 impl Descriptor {
     pub fn new(token: impl Into<String>, signature: Signature, logit: f64) -> Self {
-        Self { token: token.into(), signature, logit }
+        Self { token: token.into(), signature, logit, at: ReadAt::Mask }
+    }
+
+    /// The same descriptor, read at `at`.
+    pub fn read_at(self, at: ReadAt) -> Self {
+        Self { at, ..self }
     }
 
     /// The reference's JSON form `{d, e, mlm, l_score}` (all strings; `mlm` is the logit rounded

@@ -5,7 +5,7 @@
 //! Prompts are built from word pieces, never by writing the placeholder word `entity` into text
 //! and masking every occurrence, so a real word "entity" in the input stays a word (§11.1).
 
-use crate::aggregate::Descriptor;
+use crate::aggregate::{Descriptor, ReadAt};
 use crate::compat::Numerics;
 use crate::entity_map::{EntityMap, LookupSource, Signature};
 use crate::mlm::{Logits, MlmInput, WordPieceTokenizer};
@@ -237,6 +237,15 @@ fn is_noise(token: &str, numerics: Numerics) -> bool {
 /// The budget is checked only after a kept descriptor, as in the reference: when sub-words use
 /// up the rest of the budget (compat), the next kept token is still taken, then the walk stops.
 pub fn harvest(ctx: &HarvestContext<'_>, logits: &Logits, prompt: &PromptKind, at_cls: bool, budget: usize) -> Vec<Descriptor> {
+    let mut out = harvest_read(ctx, logits, prompt, at_cls, budget);
+    if at_cls {
+        out = out.into_iter().map(|d| d.read_at(ReadAt::Cls)).collect();
+    }
+    out
+}
+
+/// [`harvest`] without the read position.
+fn harvest_read(ctx: &HarvestContext<'_>, logits: &Logits, prompt: &PromptKind, at_cls: bool, budget: usize) -> Vec<Descriptor> {
     let mut out = Vec::new();
     if budget == 0 {
         return out;

@@ -38,6 +38,7 @@ pub mod replay;
 pub mod server;
 pub mod text;
 pub mod token_classify;
+pub mod view;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, ErrorKind, Result};

@@ -27,6 +27,9 @@ pub enum Format {
     /// spaCy displaCy's manual format, one compact JSON line per input:
     /// `{"text", "ents": [{"start", "end", "label"}], "title"}` (label = group, title = id).
     Displacy,
+    /// One self-contained HTML page for all inputs (`src/view/`): entities marked inline, a
+    /// legend, and with `--explain` each entity's descriptors per member.
+    Html,
 }
 
 /// Converts byte offsets of one text to character offsets.
@@ -226,13 +229,43 @@ pub fn record_json(id: &Value, result: &TagResult, member_names: &[&str], explai
             v
         })
         .collect();
-    json!({"id": id, "text": result.text, "terms": terms, "entities": entities})
+    let mut record = json!({"id": id, "text": result.text, "terms": terms, "entities": entities});
+    if explain {
+        record["phrases"] = phrases_json(result);
+    }
+    record
+}
+
+/// Every phrase the members typed, with its final tag, entity or not (`O`, `OTHER`,
+/// `UNTAGGED_ENTITY` included): which phrases were considered at all. Character offsets;
+/// `text` is the phrase's words as in an entity's `word`.
+pub fn phrases_json(result: &TagResult) -> Value {
+    let offs = CharOffsets::new(&result.text);
+    let mut out = Vec::new();
+    for s in &result.sentences {
+        for r in &s.phrases {
+            let real: Vec<usize> = r.clone().filter(|&t| s.terms.get(t).is_some_and(|x| !x.synthetic)).collect();
+            let (Some(&first), Some(&last)) = (real.first(), real.last()) else { continue };
+            let (bs, be) = (s.terms[first].start, s.terms[last].end);
+            let text = if s.markers {
+                real.iter().map(|&t| s.terms[t].text.as_str()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+            } else {
+                result.text.get(bs..be).unwrap_or("").to_string()
+            };
+            let tag = s.decision.tags.get(first).map(|f| f.to_string()).unwrap_or_default();
+            out.push(json!({"start": offs.at(bs), "end": offs.at(be), "text": text, "tag": tag}));
+        }
+    }
+    Value::Array(out)
 }
 
 fn explanation(p: &SpanPrediction) -> Value {
     let descs = |d: &[crate::aggregate::Descriptor]| -> Vec<Value> {
         d.iter()
-            .map(|x| json!({"token": x.token, "labels": x.signature.labels_field(), "counts": x.signature.counts_field(), "logit": compat::numpy_round(x.logit, 4)}))
+            .map(|x| {
+                json!({"token": x.token, "labels": x.signature.labels_field(), "counts": x.signature.counts_field(),
+                       "logit": compat::numpy_round(x.logit, 4), "at": x.at})
+            })
             .collect()
     };
     json!({
@@ -297,13 +330,15 @@ pub fn displacy(id: &Value, result: &TagResult, member_names: &[&str]) -> Value 
 
 /// One record in `format`, as a value: the one place that maps a format to its shape, for the
 /// CLI, the server and the bindings. `conll` is its text as a JSON string; `json` and `jsonl`
-/// records are the same (the array framing of `json` is the writer's).
+/// records are the same (the array framing of `json` is the writer's); an `html` record is
+/// what [`crate::view::tag_page`] draws (the page is the writer's).
 pub fn render(format: Format, id: &Value, result: &TagResult, member_names: &[&str], numerics: Numerics, explain: bool) -> Value {
     match format {
         Format::Json | Format::Jsonl => record_json(id, result, member_names, explain),
         Format::Hf => hf(result, member_names),
         Format::Conll => Value::String(conll(result, numerics)),
         Format::Displacy => displacy(id, result, member_names),
+        Format::Html => crate::view::record(id, result, member_names, explain),
     }
 }
 

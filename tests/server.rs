@@ -457,6 +457,25 @@ fn health_info_compat_and_unknown_routes() {
 }
 
 #[test]
+fn the_demo_page_is_served_at_the_root_unless_turned_off() {
+    let server = Server::start(ServeOptions::default());
+    let r = server.get("/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    let page = String::from_utf8(r.body.clone()).unwrap();
+    assert!(page.contains(r#""kind":"demo""#) && page.contains("connect-src 'self'"), "{page}");
+    // self-contained: nothing is loaded from elsewhere
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
+    drop(server);
+    let server = Server::start(ServeOptions { ui: false, ..ServeOptions::default() });
+    let r = server.get("/");
+    assert_eq!(r.status, 404);
+    assert!(r.error().contains("no route"));
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
 fn request_errors_are_json_with_status_codes() {
     let opts = ServeOptions { max_body_bytes: 512, max_texts: 3, max_chars: 40, ..ServeOptions::default() };
     let server = Server::start(opts);

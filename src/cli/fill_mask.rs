@@ -11,7 +11,8 @@ use std::path::PathBuf;
 ///
 /// Examples:
 ///   maskner fill-mask --model bert-base-cased "Paris is the [MASK] of France."
-///   maskner fill-mask --model ./my-bert --top-k 20 --json --input sentences.txt
+///   maskner fill-mask --model ./my-bert --top-k 20 --format json --input sentences.txt
+///   maskner fill-mask --model ./my-bert --format html --input sentences.txt > predictions.html
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -21,8 +22,13 @@ pub struct Args {
     /// Number of predictions per position.
     #[arg(long, default_value_t = 10)]
     top_k: usize,
-    /// Print one JSON object per text (JSON Lines) instead of a table.
-    #[arg(long)]
+    /// Output format: `text` (a table per text), `json` (one JSON object per text, JSON Lines),
+    /// `html` (one self-contained page: per text the top-K at each [MASK] and at [CLS] side by
+    /// side).
+    #[arg(long, value_enum, default_value = "text")]
+    format: FillFormat,
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     json: bool,
     /// Read texts from FILE (`-` for stdin) instead of the arguments: one per line, or JSON
     /// Lines `{"text": ..}` (a leading byte-order mark is skipped; the first non-blank line
@@ -36,6 +42,21 @@ pub struct Args {
 
 /// Texts are batched this many at a time (then packed by the model's token budget).
 const BATCH: usize = 64;
+
+/// Output formats of `maskner fill-mask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FillFormat {
+    Text,
+    Json,
+    Html,
+}
+
+/// Where records go: the table or JSON Lines as they come, or the page at the end.
+struct Out<W: Write> {
+    out: W,
+    format: FillFormat,
+    page: Vec<serde_json::Value>,
+}
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.input.is_none() && args.texts.is_empty() {
@@ -53,7 +74,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.input.is_none() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let mut stdout = std::io::stdout().lock();
+    let format = if args.json { FillFormat::Json } else { args.format };
+    let mut out = Out { out: std::io::stdout().lock(), format, page: Vec::new() };
     let mut failed = 0usize;
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let mut records = input::records(source)?;
@@ -64,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             batch.push(r);
         }
         if batch.len() == BATCH || (end && !batch.is_empty()) {
-            failed += write_batch(&model, &batch, &args, &mut stdout)?;
+            failed += write_batch(&model, &batch, &args, &mut out)?;
             bar.inc(batch.len() as u64);
             batch.clear();
         }
@@ -73,6 +95,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     bar.finish_and_clear();
+    if format == FillFormat::Html {
+        let page = crate::view::fill_page(std::mem::take(&mut out.page), &args.model);
+        out.out.write_all(page.as_bytes())?;
+    }
+    out.out.flush()?;
     if failed > 0 {
         anyhow::bail!("{failed} input(s) could not be processed (see the error records)");
     }
@@ -80,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Runs one batch and writes its records in input order; returns the number of error records.
-fn write_batch(model: &MaskedLm, batch: &[Record], args: &Args, out: &mut impl Write) -> anyhow::Result<usize> {
+fn write_batch<W: Write>(model: &MaskedLm, batch: &[Record], args: &Args, out: &mut Out<W>) -> anyhow::Result<usize> {
     let requests: Vec<Result<FillRequest, String>> =
         batch.iter().map(|r| r.text.clone().map(|text| FillRequest { text, top_k: args.top_k })).collect();
     let ok: Vec<FillRequest> = requests.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
@@ -94,18 +121,23 @@ fn write_batch(model: &MaskedLm, batch: &[Record], args: &Args, out: &mut impl W
                 None => Err(format!("{}: internal error: no result", rec.place)),
             },
         };
-        match res {
-            Err(e) => {
-                failed += 1;
-                if args.json {
-                    let v = serde_json::json!({"text": rec.text.as_deref().ok(), "error": e});
-                    writeln!(out, "{v}")?;
+        if res.is_err() {
+            failed += 1;
+        }
+        match (out.format, res) {
+            (FillFormat::Text, Err(e)) => writeln!(out.out, "error: {e}\n")?,
+            (FillFormat::Text, Ok(fill)) => write_table(&mut out.out, &fill)?,
+            (format, res) => {
+                let v = match res {
+                    Err(e) => serde_json::json!({"text": rec.text.as_deref().ok(), "error": e}),
+                    Ok(fill) => serde_json::to_value(&fill)?,
+                };
+                if format == FillFormat::Html {
+                    out.page.push(v);
                 } else {
-                    writeln!(out, "error: {e}\n")?;
+                    writeln!(out.out, "{v}")?;
                 }
             }
-            Ok(fill) if args.json => writeln!(out, "{}", serde_json::to_string(&fill)?)?,
-            Ok(fill) => write_table(out, &fill)?,
         }
     }
     Ok(failed)

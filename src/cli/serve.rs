@@ -10,7 +10,8 @@ use std::time::Duration;
 /// Serve the engine over HTTP: models and maps are loaded once, texts of concurrent requests are
 /// batched together on one inference thread.
 ///
-/// Routes: POST /v1/ner, POST /v1/fill-mask, GET /health, GET /v1/info, and the reference
+/// Routes: GET / (a demo page: type text, tag it, inspect each entity's descriptors; --no-ui
+/// turns it off), POST /v1/ner, POST /v1/fill-mask, GET /health, GET /v1/info, and the reference
 /// ensemble server's GET /<any>/<url-encoded sentence>. Stops on SIGINT/SIGTERM after the
 /// requests in flight are answered.
 ///
@@ -65,6 +66,9 @@ pub struct Args {
     /// Threads of the HTTP runtime (inference always runs on its own thread). 1 to 256.
     #[arg(long, default_value_t = 2)]
     http_threads: usize,
+    /// Do not serve the demo page at GET / (404 there, like any unknown route).
+    #[arg(long)]
+    no_ui: bool,
 }
 
 /// Most `--http-threads`: they only move requests, and tokio cannot report a thread it fails to
@@ -100,6 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_top_k: args.max_top_k,
         before_inference: None,
         log: Some(std::sync::Arc::new(|m: &str| eprintln!("maskner: {m}"))),
+        ui: !args.no_ui,
     };
     // before loading models: a bad flag should not cost their load time
     opts.check()?;

@@ -38,6 +38,7 @@ use std::path::PathBuf;
 ///   maskner tag "Imatinib:__entity__ mesylate:__entity__ is used to treat CML:__entity__"
 ///   maskner tag --input notes.jsonl --format hf > entities.jsonl
 ///   maskner tag --input notes.jsonl --format displacy > displacy.jsonl
+///   maskner tag --input notes.jsonl --format html --explain > notes.html
 ///   maskner tag --model bio=./my-bio-bert --model phi=bert-base-cased --format conll --input sentences.txt
 ///   maskner tag --members phi "Lou Gehrig worked in New York"
 ///   maskner tag --members fran-martinez/scibert_scivocab_cased_ner_jnlpba --aggregation max --format hf "IL-2 is expressed in T cells."
@@ -67,7 +68,8 @@ pub struct Args {
     /// Phrase selection: detect (markers if present, else automatic), markers, auto.
     #[arg(long, default_value = "detect")]
     mode: String,
-    /// Add each entity's distributions and descriptors to JSON output.
+    /// Add each entity's distributions and descriptors (and every typed phrase) to JSON output;
+    /// with `--format html`, the page's entity panels show them.
     #[arg(long)]
     explain: bool,
     /// Inputs tagged per batch.
@@ -83,7 +85,8 @@ fn request(rec: &Record, mode: &PhraseMode) -> Result<TagRequest, String> {
 }
 
 /// Writes records in the chosen format; `json` records form one array, closed by
-/// [`finish`](Self::finish) whatever happened before.
+/// [`finish`](Self::finish) whatever happened before; `html` records are kept for the one page
+/// `finish` writes.
 struct Sink<'a, W: Write> {
     out: W,
     format: Format,
@@ -92,6 +95,7 @@ struct Sink<'a, W: Write> {
     explain: bool,
     first: bool,
     failed: usize,
+    page: Vec<serde_json::Value>,
 }
 
 impl<'a, W: Write> Sink<'a, W> {
@@ -99,7 +103,7 @@ impl<'a, W: Write> Sink<'a, W> {
         if format == Format::Json {
             writeln!(out, "[")?;
         }
-        Ok(Self { out, format, names, numerics, explain, first: true, failed: 0 })
+        Ok(Self { out, format, names, numerics, explain, first: true, failed: 0, page: Vec::new() })
     }
 
     fn json_item(&mut self, v: &serde_json::Value) -> anyhow::Result<()> {
@@ -124,6 +128,7 @@ impl<'a, W: Write> Sink<'a, W> {
         };
         match (self.format, v) {
             (Format::Json, v) => self.json_item(&v)?,
+            (Format::Html, v) => self.page.push(v),
             (Format::Conll, serde_json::Value::String(text)) => write!(self.out, "{text}")?,
             (_, v) => writeln!(self.out, "{v}")?,
         }
@@ -134,6 +139,10 @@ impl<'a, W: Write> Sink<'a, W> {
     fn finish(mut self) -> std::io::Result<usize> {
         if self.format == Format::Json {
             writeln!(self.out, "\n]")?;
+        }
+        if self.format == Format::Html {
+            let page = crate::view::tag_page(std::mem::take(&mut self.page), self.names, self.explain);
+            self.out.write_all(page.as_bytes())?;
         }
         self.out.flush()?;
         Ok(self.failed)

@@ -84,6 +84,8 @@ pub struct ServeOptions {
     pub before_inference: Option<InferenceHook>,
     /// Where operational notes go (`maskner serve`: stderr). Default none.
     pub log: Option<LogHook>,
+    /// Answer `GET /` with the demo page ([`crate::view::demo_page`]). Default on.
+    pub ui: bool,
 }
 
 impl Default for ServeOptions {
@@ -100,6 +102,7 @@ impl Default for ServeOptions {
             max_top_k: 100,
             before_inference: None,
             log: None,
+            ui: true,
         }
     }
 }
@@ -118,6 +121,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("max_top_k", &self.max_top_k)
             .field("before_inference", &self.before_inference.is_some())
             .field("log", &self.log.is_some())
+            .field("ui", &self.ui)
             .finish()
     }
 }
@@ -248,7 +252,8 @@ where
 }
 
 fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let router = if state.opts.ui { Router::new().route("/", get(demo)) } else { Router::new() };
+    router
         .route("/health", get(health))
         .route("/v1/info", get(info))
         .route("/v1/ner", post(ner))
@@ -321,7 +326,7 @@ async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!(
-            "no route for {}; routes: POST /v1/ner, POST /v1/fill-mask, GET /health, GET /v1/info, GET /<any>/<url-encoded sentence>",
+            "no route for {}; routes: GET / (demo page), POST /v1/ner, POST /v1/fill-mask, GET /health, GET /v1/info, GET /<any>/<url-encoded sentence>",
             uri.path()
         ),
     )
@@ -329,6 +334,16 @@ async fn not_found(uri: Uri) -> ApiError {
 
 async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// The demo page: self-contained (no external assets), it loads without an API key and asks the
+/// server for everything else.
+async fn demo() -> Response {
+    static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(crate::view::demo_page);
+    let mut r = axum::response::Html(PAGE.as_str()).into_response();
+    r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r.headers_mut().insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    r
 }
 
 async fn health(State(st): State<Arc<AppState>>) -> Response {
