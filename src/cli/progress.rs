@@ -110,9 +110,13 @@ impl InputBar {
         }
     }
 
-    /// Clears the bar and prints the summary of this process's work.
-    pub fn finish(&self, records: u64, errors: u64) {
+    /// Clears the bar and, if the run `succeeded` (else its error says what happened), prints
+    /// the summary of this process's work.
+    pub fn finish(&self, records: u64, errors: u64, succeeded: bool) {
         self.bar.finish_and_clear();
+        if !succeeded {
+            return;
+        }
         let secs = self.started.elapsed().as_secs_f64();
         let rate = records as f64 / secs.max(1e-9);
         eprintln!("maskner: tagged {records} records ({errors} errors) in {secs:.1} s, {rate:.1} records/s");

@@ -322,7 +322,7 @@ impl Ctx<'_> {
         // the json array is closed even when reading the input failed part-way
         let errors = sink.finish()?;
         if let Some(bar) = bar {
-            bar.finish(records, errors as u64);
+            bar.finish(records, errors as u64, written.is_ok());
         }
         written?;
         failed_inputs(errors as u64)
@@ -347,8 +347,9 @@ impl Ctx<'_> {
             bar.at(done, Some(r.position().offset));
             run.maybe_checkpoint(sink.out, r, done, sink.failed as u64)
         });
-        let errors = sink.finish()? as u64;
-        bar.finish(done, errors);
+        let finished = sink.finish();
+        bar.finish(done, errors_in(&finished), written.is_ok() && finished.is_ok());
+        let errors = finished? as u64;
         written?;
         let (done_before, errors_before) = (run.done_before, run.errors_before);
         run.complete(&mut output)?;
@@ -356,6 +357,11 @@ impl Ctx<'_> {
         eprintln!("maskner: {} complete: {total} records; checkpoint removed", out.display());
         failed_inputs(errors_before + errors)
     }
+}
+
+/// The error records counted by a finished sink (none if it failed).
+fn errors_in(finished: &std::io::Result<usize>) -> u64 {
+    finished.as_ref().map_or(0, |&n| n as u64)
 }
 
 /// Exit status 2 (an error) when error records were written.
