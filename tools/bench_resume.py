@@ -17,13 +17,15 @@ model speed. Inputs are generated: short plain-text records of 1-3 words from a 
     so its cost should not grow with the records already done beyond hashing the input prefix.
 
     python3 tools/bench_resume.py [--maskner target/release/maskner] [--small 10000]
-        [--large 1000000] [--resume-records 20000] [--threads 2] [--work DIR]
+        [--large 1000000] [--resume-records 20000] [--threads 2] [--repeat 5] [--no-rss]
+        [--work DIR]
 """
 import argparse
 import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,9 +130,12 @@ def resume_cost(args):
             if os.path.exists(p):
                 os.remove(p)
         cmd = base_cmd(args, inp, out)
-        fresh = time_to(args, cmd, lambda c: os.path.exists(sidecar(out)))
-        os.remove(out)
-        os.remove(sidecar(out))
+        starts = []
+        for _ in range(args.repeat):
+            starts.append(time_to(args, cmd, lambda c: os.path.exists(sidecar(out))))
+            os.remove(out)
+            os.remove(sidecar(out))
+        fresh = statistics.median(starts)
         kill_at(args, cmd, out, int(n * frac))
         with open(sidecar(out), encoding="utf-8") as f:
             ck = json.load(f)
@@ -140,7 +145,9 @@ def resume_cost(args):
             line = c.stderr.readline()
             return "resuming" in line
 
-        secs = time_to(args, cmd + ["--resume"], resumed)
+        # the timed resume is stopped right after its note, before its first checkpoint, so
+        # each repeat resumes from the same state
+        secs = statistics.median(time_to(args, cmd + ["--resume"], resumed) for _ in range(args.repeat))
         rows.append((frac, ck["records"], ck["input"]["offset"], out_bytes, secs, fresh))
     return rows
 
@@ -152,6 +159,8 @@ def main():
     ap.add_argument("--large", type=int, default=1_000_000)
     ap.add_argument("--resume-records", type=int, default=20_000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=5, help="(b): median of this many timings")
+    ap.add_argument("--no-rss", action="store_true", help="skip (a)")
     ap.add_argument("--work", help="scratch directory (kept; default: a temporary one)")
     args = ap.parse_args()
     if args.work is None:
@@ -161,14 +170,15 @@ def main():
     # the maps are built once, before anything is timed
     peak_rss(args, 10)
 
-    small = peak_rss(args, args.small)
-    large = peak_rss(args, args.large)
-    print("(a) peak RSS of a checkpointed `tag --output` run")
-    for n, (rss, secs, size) in ((args.small, small), (args.large, large)):
-        print(f"  {n:>9,} records ({size / 1e6:.1f} MB input): peak RSS {rss:.1f} MiB, {secs:.1f} s, {n / secs:,.0f} records/s")
-    print(f"  ratio large/small peak RSS: {large[0] / small[0]:.3f}")
+    if not args.no_rss:
+        small = peak_rss(args, args.small)
+        large = peak_rss(args, args.large)
+        print("(a) peak RSS of a checkpointed `tag --output` run")
+        for n, (rss, secs, size) in ((args.small, small), (args.large, large)):
+            print(f"  {n:>9,} records ({size / 1e6:.1f} MB input): peak RSS {rss:.1f} MiB, {secs:.1f} s, {n / secs:,.0f} records/s")
+        print(f"  ratio large/small peak RSS: {large[0] / small[0]:.3f}")
 
-    print(f"(b) resume cost, {args.resume_records:,} records")
+    print(f"(b) resume cost, {args.resume_records:,} records, medians of {args.repeat}")
     print("  done   records  input bytes  output bytes  resume to note  fresh to 1st checkpoint  ratio")
     for frac, recs, inb, outb, secs, fresh in resume_cost(args):
         print(f"  {frac:>4.0%}  {recs:>8,}  {inb:>11,}  {outb:>12,}  {secs:>13.3f} s  {fresh:>21.3f} s  {secs / fresh:.2f}")
