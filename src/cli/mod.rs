@@ -15,6 +15,7 @@ pub(crate) mod input;
 mod lookup;
 pub mod progress;
 mod replay;
+mod resume;
 mod serve;
 mod tag;
 
