@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 venv="${MASKNER_VENV:-$HOME/.cache/maskner-ci/venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "spacy>=3.7,<4" "selenium>=4.20,<5"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "spacy>=3.7,<4" \
+    "selenium>=4.20,<5" "pyspark>=4.0,<5" "pandas>=2.2,<3" "pyarrow>=15"  # tested: pyspark 4.3.0, pandas 2.3.3, pyarrow 26.0.1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/../target}"
 # the CLI the Python records are compared with
 cargo build --release --locked -p maskner
