@@ -63,7 +63,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_pipeline import (  # noqa: E402
-    MARKER, ROOT, SHARED, build_vocab, common_args, loadavg, marker_sentences, read_conll, read_tsv, timed)
+    MARKER, SHARED, build_vocab, common_args, loadavg, marker_sentences, read_conll, read_tsv, timed)
 
 CHUNK = 32  # the CLI's default --batch
 DEFAULT_PYTHON = os.path.expanduser("~/.cache/maskner-ci/venv/bin/python")
@@ -299,6 +299,28 @@ def without_id(rec):
     return {k: v for k, v in rec.items() if k != "id"}
 
 
+def bench_models(work, maskner, python, env):
+    """The two bert-base-shaped members and their maps in `work` (written once, reused):
+    `{name: (model_dir, map_dir)}`, the setup times, and the NCBI-disease devel sentences."""
+    devel = read_tsv(os.path.join(SHARED, "NCBI-disease", "devel.tsv"))
+    dirs, setup = {}, {}
+    for name, seed, corpus in (
+        ("bio", 1, lambda: read_tsv(os.path.join(SHARED, "NCBI-disease", "train.tsv")) + devel),
+        ("phi", 2, lambda: read_conll(os.path.join(SHARED, "conllpp", "conllpp_train.txt")) + devel),
+    ):
+        mdir, mapdir = os.path.join(work, f"{name}-model"), os.path.join(work, f"{name}-map")
+        made = ensure_model(mdir, corpus, seed, python, env)
+        if made is not None:
+            setup[f"{name}_model_write_s"] = made
+            print(f"wrote {mdir} in {made} s", file=sys.stderr)
+        if not os.path.isfile(os.path.join(mapdir, "meta.json")):
+            secs, rss, _ = timed([maskner, "build-map", "--model", mdir, "--out", mapdir], env)
+            setup[f"{name}_map_build"] = {"seconds": round(secs, 1), "max_rss_mb": round(rss / 1024)}
+            print(f"built {mapdir} in {secs:.1f} s", file=sys.stderr)
+        dirs[name] = (mdir, mapdir)
+    return dirs, setup, devel
+
+
 def main():
     ap = common_args(__doc__)
     ap.add_argument("--python", default=DEFAULT_PYTHON, help="python of the virtualenv with maskner (default %(default)s)")
@@ -325,22 +347,7 @@ def main():
     version = check_python(args.python, env)
     work = args.work or tempfile.mkdtemp(prefix="maskner-bench-python-")
     os.makedirs(work, exist_ok=True)
-    devel = read_tsv(os.path.join(SHARED, "NCBI-disease", "devel.tsv"))
-    dirs, setup = {}, {}
-    for name, seed, corpus in (
-        ("bio", 1, lambda: read_tsv(os.path.join(SHARED, "NCBI-disease", "train.tsv")) + devel),
-        ("phi", 2, lambda: read_conll(os.path.join(SHARED, "conllpp", "conllpp_train.txt")) + devel),
-    ):
-        mdir, mapdir = os.path.join(work, f"{name}-model"), os.path.join(work, f"{name}-map")
-        made = ensure_model(mdir, corpus, seed, args.python, env)
-        if made is not None:
-            setup[f"{name}_model_write_s"] = made
-            print(f"wrote {mdir} in {made} s", file=sys.stderr)
-        if not os.path.isfile(os.path.join(mapdir, "meta.json")):
-            secs, rss, _ = timed([args.maskner, "build-map", "--model", mdir, "--out", mapdir], env)
-            setup[f"{name}_map_build"] = {"seconds": round(secs, 1), "max_rss_mb": round(rss / 1024)}
-            print(f"built {mapdir} in {secs:.1f} s", file=sys.stderr)
-        dirs[name] = (mdir, mapdir)
+    dirs, setup, devel = bench_models(work, args.maskner, args.python, env)
 
     sentences = marker_sentences(devel, args.limit)
     plain = [" ".join(w[: -len(MARKER)] if w.endswith(MARKER) else w for w in s.split(" ")) for s in sentences]

@@ -43,8 +43,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_pipeline import SHARED, common_args, loadavg, marker_sentences, read_conll, read_tsv, timed  # noqa: E402
-from bench_python import ensure_model  # noqa: E402
+from bench_pipeline import SHARED, common_args, loadavg, marker_sentences, read_tsv, timed  # noqa: E402
+from bench_python import bench_models  # noqa: E402
 
 
 def sentences(limit):
@@ -60,21 +60,7 @@ def sentences(limit):
 
 
 def models(work, maskner, env):
-    devel = read_tsv(os.path.join(SHARED, "NCBI-disease", "devel.tsv"))
-    dirs = {}
-    for name, seed, corpus in (
-        ("bio", 1, lambda: read_tsv(os.path.join(SHARED, "NCBI-disease", "train.tsv")) + devel),
-        ("phi", 2, lambda: read_conll(os.path.join(SHARED, "conllpp", "conllpp_train.txt")) + devel),
-    ):
-        mdir, mapdir = os.path.join(work, f"{name}-model"), os.path.join(work, f"{name}-map")
-        made = ensure_model(mdir, corpus, seed, sys.executable, env)
-        if made is not None:
-            print(f"wrote {mdir} in {made} s", file=sys.stderr)
-        if not os.path.isfile(os.path.join(mapdir, "meta.json")):
-            secs, _, _ = timed([maskner, "build-map", "--model", mdir, "--out", mapdir], env)
-            print(f"built {mapdir} in {secs:.1f} s", file=sys.stderr)
-        dirs[name] = (mdir, mapdir)
-    return dirs
+    return bench_models(work, maskner, sys.executable, env)[0]
 
 
 def entity_fields(entities, fields):
