@@ -29,6 +29,8 @@ pub mod ensemble;
 pub mod entity_map;
 pub mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hub;
 pub mod mlm;
 pub mod nn;
