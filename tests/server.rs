@@ -147,6 +147,20 @@ fn http_as(addr: SocketAddr, method: &str, path: &str, content_type: Option<&str
     parse_response(&raw)
 }
 
+/// One request with an `Authorization` header value (or none) on a fresh connection.
+fn http_auth(addr: SocketAddr, method: &str, path: &str, authorization: Option<&str>, body: Option<&[u8]>) -> Resp {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let body = body.unwrap_or(b"");
+    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n", body.len());
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read the answer");
+    parse_response(&raw)
+}
+
 /// A whole answer (status line, headers, body) as read from the socket.
 fn parse_response(raw: &[u8]) -> Resp {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
@@ -473,6 +487,84 @@ fn the_demo_page_is_served_at_the_root_unless_turned_off() {
     assert_eq!(r.status, 404);
     assert!(r.error().contains("no route"));
     assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn api_keys_guard_every_route_but_health_and_the_demo_page() {
+    const KEY: &str = "test-key-0123456789abcdef";
+    const OTHER: &str = "second-key-9876543210fedcba";
+    let keys = maskner::server::ApiKeys::new([KEY, OTHER]).unwrap();
+    let server = Server::start(ServeOptions { api_keys: Some(keys), ..ServeOptions::default() });
+    let ner = br#"{"text": "Lou Gehrig worked in New York."}"#;
+    // open routes
+    assert_eq!(http_auth(server.addr, "GET", "/health", None, None).status, 200);
+    let page = http_auth(server.addr, "GET", "/", None, None);
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains(r#""kind":"demo""#));
+    // every API route wants a key
+    for (method, path, body) in [
+        ("GET", "/v1/info", None),
+        ("POST", "/v1/ner", Some(&ner[..])),
+        ("POST", "/v1/fill-mask", Some(&br#"{"text": "a [MASK] b"}"#[..])),
+        ("GET", "/x/Lou%20Gehrig", None),
+    ] {
+        let r = http_auth(server.addr, method, path, None, body);
+        assert_eq!(r.status, 401, "{path}");
+        assert!(r.error().starts_with("missing API key"), "{path}: {}", r.error());
+        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"maskner\""));
+        let r = http_auth(server.addr, method, path, Some(&format!("Bearer {KEY}0")), body);
+        assert_eq!(r.status, 401, "{path}");
+        assert_eq!(r.error(), "invalid API key");
+        assert!(r.header("www-authenticate").unwrap().contains("invalid_token"));
+        let r = http_auth(server.addr, method, path, Some(&format!("Basic {KEY}")), body);
+        assert_eq!(r.status, 401, "{path}");
+        assert!(r.error().contains("Bearer <key>"), "{}", r.error());
+        for key in [KEY, OTHER] {
+            let r = http_auth(server.addr, method, path, Some(&format!("Bearer {key}")), body);
+            assert_eq!(r.status, 200, "{path} with a key: {}", String::from_utf8_lossy(&r.body));
+        }
+    }
+    // a valid key does not hide request errors, and an unknown route stays 404
+    let r = http_auth(server.addr, "POST", "/v1/ner", Some(&format!("bearer {KEY}")), Some(b"{"));
+    assert_eq!(r.status, 400);
+    assert_eq!(http_auth(server.addr, "GET", "/nothing", None, None).status, 404);
+}
+
+#[test]
+fn connections_over_the_limit_are_answered_503_and_closed() {
+    let server = Server::start(ServeOptions { max_connections: 2, header_timeout: Duration::from_secs(30), ..ServeOptions::default() });
+    // two idle connections take both places (a request on each makes sure they were accepted)
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = TcpStream::connect(server.addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            assert_eq!(read_one_response(&mut c).status, 200);
+            c
+        })
+        .collect();
+    let r = server.get("/health");
+    assert_eq!(r.status, 503);
+    assert!(r.error().contains("too many connections") && r.error().contains("limit of 2"), "{}", r.error());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.header("connection"), Some("close"));
+    // a refused POST with a body still gets its answer (the body is drained, not reset)
+    let r = server.post("/v1/ner", &vec![b' '; 200_000]);
+    assert_eq!(r.status, 503);
+    // the held connections still work, and closing one frees its place
+    held[0].write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_one_response(&mut held[0]).status, 200);
+    drop(held.pop());
+    let t = Instant::now();
+    loop {
+        let r = server.get("/health");
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 503);
+        assert!(t.elapsed() < Duration::from_secs(10), "the closed connection's place was not freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -928,7 +1020,7 @@ fn the_binary_does_not_wait_for_idle_or_half_sent_connections_at_sigterm() {
 #[test]
 fn the_binary_refuses_bad_flags_with_one_line_errors() {
     // a model that does not exist: the flags are checked before any model is loaded
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--timeout", "1e30"], "maskner: --timeout 1e30: expected a number of seconds from 0.001 to 86400"),
         (&["--timeout", "1e19"], "maskner: --timeout 1e19: expected a number of seconds from 0.001 to 86400"),
         (&["--timeout=-1"], "maskner: --timeout -1: expected a number of seconds from 0.001 to 86400"),
@@ -936,6 +1028,8 @@ fn the_binary_refuses_bad_flags_with_one_line_errors() {
         (&["--max-texts", "100", "--max-queue", "50"], "maskner: --max-texts 100 is larger than --max-queue 50"),
         (&["--max-batch-texts", "0"], "maskner: --max-batch-texts 0: must be at least 1"),
         (&["--http-threads", "0"], "maskner: --http-threads 0: expected 1 to 256"),
+        (&["--api-key", "short"], "maskner: --api-key: API key 1: 5 characters, fewer than 16"),
+        (&["--max-connections", "0"], "maskner: --max-connections 0: must be at least 1"),
     ];
     init_env();
     for (flags, want) in cases {

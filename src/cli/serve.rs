@@ -3,7 +3,7 @@
 use super::engine_args::EngineArgs;
 use super::progress::Bars;
 use crate::engine::Engine;
-use crate::server::{self, ServeOptions};
+use crate::server::{self, ApiKeys, ServeOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use std::time::Duration;
 ///   maskner serve --model bio=./my-bio-bert --model phi=bert-base-cased --max-batch-texts 16
 ///   curl -s localhost:8059/v1/ner -H 'Content-Type: application/json' \
 ///     -d '{"texts": ["Lou Gehrig worked in New York"], "format": "hf"}'
+///   MASKNER_API_KEY=$(openssl rand -hex 32) maskner serve   # clients send Authorization: Bearer <key>
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -69,6 +70,18 @@ pub struct Args {
     /// Do not serve the demo page at GET / (404 there, like any unknown route).
     #[arg(long)]
     no_ui: bool,
+    /// Require `Authorization: Bearer KEY` on every route but GET /health and the demo page
+    /// (401 without). At least 16 visible ASCII characters; prefer the environment variable to
+    /// the flag, which other users can see in the process list.
+    #[arg(long, value_name = "KEY", env = "MASKNER_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Accept any key listed in FILE (one per line; blank lines and `#` comments skipped), with
+    /// or without --api-key.
+    #[arg(long, value_name = "FILE")]
+    api_key_file: Option<PathBuf>,
+    /// Most connections open at once; more are answered 503 and closed.
+    #[arg(long, default_value_t = ServeOptions::default().max_connections)]
+    max_connections: usize,
 }
 
 /// Most `--http-threads`: they only move requests, and tokio cannot report a thread it fails to
@@ -88,6 +101,26 @@ fn seconds(flag: &str, value: &str) -> anyhow::Result<Duration> {
         .ok_or_else(|| anyhow::anyhow!("{flag} {value}: expected {}", server::timeout_range_text()))
 }
 
+/// The keys of `--api-key` and `--api-key-file`, if either is given.
+fn api_keys(key: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Result<Option<ApiKeys>> {
+    let mut keys: Vec<String> = Vec::new();
+    if let Some(k) = key {
+        ApiKeys::new([k]).map_err(|e| anyhow::anyhow!("--api-key: {e}"))?;
+        keys.push(k.to_string());
+    }
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("--api-key-file {}: {e}", f.display()))?;
+        keys.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from));
+        if keys.is_empty() {
+            anyhow::bail!("--api-key-file {}: no keys in the file (one per line; `#` starts a comment)", f.display());
+        }
+    }
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(ApiKeys::new(&keys).map_err(|e| anyhow::anyhow!("--api-key-file: {e}"))?))
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !(1..=MAX_HTTP_THREADS).contains(&args.http_threads) {
         anyhow::bail!("--http-threads {}: expected 1 to {MAX_HTTP_THREADS}", args.http_threads);
@@ -105,6 +138,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         before_inference: None,
         log: Some(std::sync::Arc::new(|m: &str| eprintln!("maskner: {m}"))),
         ui: !args.no_ui,
+        api_keys: api_keys(args.api_key.as_deref(), args.api_key_file.as_deref())?,
+        max_connections: args.max_connections,
     };
     // before loading models: a bad flag should not cost their load time
     opts.check()?;

@@ -10,6 +10,10 @@
 //!   `Connection: close`), a connection still sending headers is closed by its header timeout.
 //! * A connection that is still open `drain` after the shutdown began (a client that does not
 //!   read its answer) is dropped, so shutdown always ends.
+//! * At most `max_connections` are served at once. One more is answered
+//!   `503 Service Unavailable` with a JSON error and `Retry-After`, written straight to the
+//!   socket without reading its request, and closed: a flood of connections costs a few bytes
+//!   each, not a task, buffers and a file descriptor for as long as the client likes.
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -18,7 +22,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 /// How long connections may take to send headers, and to finish after shutdown began.
@@ -26,6 +30,8 @@ use tokio::task::JoinSet;
 pub(crate) struct ConnLimits {
     pub header_timeout: Duration,
     pub drain: Duration,
+    /// Most connections served at once.
+    pub max_connections: usize,
     /// Where operational notes go (the front end decides: stderr, a log, nowhere).
     pub log: Option<super::LogHook>,
 }
@@ -48,6 +54,8 @@ where
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     let graceful = GracefulShutdown::new();
     let mut conns = JoinSet::new();
+    let mut refusals = JoinSet::new();
+    let mut refused_since_note = 0usize;
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -63,6 +71,22 @@ where
         };
         // forget connections that have ended
         while conns.try_join_next().is_some() {}
+        while refusals.try_join_next().is_some() {}
+        if conns.len() >= limits.max_connections {
+            if refused_since_note == 0 {
+                limits.note(&format!("{} connections open, the limit: refusing new ones with 503", limits.max_connections));
+            }
+            refused_since_note += 1;
+            // refusals are bounded too: past as many again, a connection is just closed
+            if refusals.len() < limits.max_connections {
+                refusals.spawn(refuse(stream, limits.max_connections));
+            }
+            continue;
+        }
+        if refused_since_note > 0 && conns.len() < limits.max_connections / 2 {
+            limits.note(&format!("{refused_since_note} connection(s) refused while at the limit; accepting again"));
+            refused_since_note = 0;
+        }
         let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         // a connection's error (client gone, header timeout) concerns that client only
         conns.spawn(graceful.watch(conn));
@@ -77,6 +101,37 @@ where
         }
     }
     while conns.join_next().await.is_some() {}
+    refusals.abort_all();
+}
+
+/// How long a refused connection may take to take its answer.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Answers a connection over the limit with 503 and closes it. After the answer, whatever the
+/// client sent is read and dropped (for at most [`REFUSAL_TIMEOUT`]) before closing: closing
+/// a socket with unread data resets it, and the client could lose the answer.
+async fn refuse(mut stream: TcpStream, limit: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({ "error": format!("too many connections: the server's limit of {limit} is reached; retry shortly") })
+        .to_string();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 1 << 20;
+        while left > 0 {
+            match stream.read(&mut sink).await? {
+                0 => break,
+                n => left = left.saturating_sub(n),
+            }
+        }
+        std::io::Result::Ok(())
+    })
+    .await;
 }
 
 /// A failed accept. A connection reset before it was accepted is the client's business; other

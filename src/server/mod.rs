@@ -22,9 +22,11 @@
 //! unwraps: handlers run as their own tasks, so even a bug answers 500 instead of dropping the
 //! connection, and the inference thread catches engine panics.
 
+mod auth;
 mod conn;
 mod worker;
 
+pub use auth::{ApiKeys, MIN_KEY_CHARS};
 pub use worker::InferenceHook;
 
 /// Receives the server's operational notes (a connection that would not close at shutdown,
@@ -86,6 +88,12 @@ pub struct ServeOptions {
     pub log: Option<LogHook>,
     /// Answer `GET /` with the demo page ([`crate::view::demo_page`]). Default on.
     pub ui: bool,
+    /// Keys required as `Authorization: Bearer <key>` on every route but `GET /health` and the
+    /// demo page (401 without). Default none: no key needed.
+    pub api_keys: Option<ApiKeys>,
+    /// Most connections open at once; one more is answered 503 and closed at once, so a flood
+    /// of connections cannot exhaust file descriptors or memory. Default 256.
+    pub max_connections: usize,
 }
 
 impl Default for ServeOptions {
@@ -103,6 +111,8 @@ impl Default for ServeOptions {
             before_inference: None,
             log: None,
             ui: true,
+            api_keys: None,
+            max_connections: 256,
         }
     }
 }
@@ -122,6 +132,8 @@ impl std::fmt::Debug for ServeOptions {
             .field("before_inference", &self.before_inference.is_some())
             .field("log", &self.log.is_some())
             .field("ui", &self.ui)
+            .field("api_keys", &self.api_keys)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -151,6 +163,7 @@ impl ServeOptions {
             ("--max-batch-texts", self.max_batch_texts),
             ("--max-batch-chars", self.max_batch_chars),
             ("--max-top-k", self.max_top_k),
+            ("--max-connections", self.max_connections),
         ];
         for (flag, v) in positive {
             if v == 0 {
@@ -189,6 +202,7 @@ impl ServeOptions {
             "timeout_secs": self.timeout.as_secs_f64(),
             "header_timeout_secs": self.header_timeout.as_secs_f64(),
             "max_top_k": self.max_top_k,
+            "max_connections": self.max_connections,
         })
     }
 }
@@ -240,7 +254,12 @@ where
     let limits = BatchLimits { max_texts: options.max_batch_texts, max_chars: options.max_batch_chars };
     let handle = worker::spawn(engine, queue.clone(), limits, options.before_inference.clone())?;
     let app = router(state);
-    let limits = conn::ConnLimits { header_timeout: options.header_timeout, drain: options.drain(), log: options.log.clone() };
+    let limits = conn::ConnLimits {
+        header_timeout: options.header_timeout,
+        drain: options.drain(),
+        max_connections: options.max_connections,
+        log: options.log.clone(),
+    };
     conn::serve_connections(listener, app, limits, shutdown).await;
     // every connection is closed: no request waits any more
     queue.close();
@@ -252,16 +271,14 @@ where
 }
 
 fn router(state: Arc<AppState>) -> Router {
-    let router = if state.opts.ui { Router::new().route("/", get(demo)) } else { Router::new() };
-    router
-        .route("/health", get(health))
+    let api = Router::new()
         .route("/v1/info", get(info))
         .route("/v1/ner", post(ner))
         .route("/v1/fill-mask", post(fill_mask))
         .route("/{name}/{*sentence}", get(compat))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_key));
+    let open = if state.opts.ui { Router::new().route("/", get(demo)) } else { Router::new() };
+    open.route("/health", get(health)).merge(api).fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state)
 }
 
 /// An error answer: `{"error": message}` with a status code.
@@ -334,6 +351,27 @@ async fn not_found(uri: Uri) -> ApiError {
 
 async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// Lets a request through when the server needs no key or it carries one of the keys; 401 with
+/// a JSON error and `WWW-Authenticate: Bearer` otherwise.
+async fn require_key(State(st): State<Arc<AppState>>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let Some(keys) = &st.opts.api_keys else {
+        return next.run(request).await;
+    };
+    match auth::check(keys, request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes)) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, refusal.message()).into_response();
+            let challenge = if refusal == auth::Refusal::Invalid {
+                "Bearer realm=\"maskner\", error=\"invalid_token\""
+            } else {
+                "Bearer realm=\"maskner\""
+            };
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            r
+        }
+    }
 }
 
 /// The demo page: self-contained (no external assets), it loads without an API key and asks the
