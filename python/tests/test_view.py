@@ -254,9 +254,9 @@ def test_fill_mask_page_shows_mask_and_cls_side_by_side(cli, browser, tmp_path):
 
 
 class Server:
-    def __init__(self, cli_path, *extra):
+    def __init__(self, cli_path, *extra, env=None):
         self.proc = subprocess.Popen([cli_path, "serve", "--port", "0", *model_args(), *extra], cwd=ROOT,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, env=env)
         line = ""
         end = time.monotonic() + 120
         while time.monotonic() < end:
@@ -336,5 +336,35 @@ def test_serve_without_ui_has_no_demo_page(cli):
         assert err.value.code == 404
         with urllib.request.urlopen(s.url + "/health") as r:
             assert r.status == 200
+    finally:
+        s.stop()
+
+
+def test_demo_page_asks_for_the_api_key_and_sends_it(cli, browser, tmp_path):
+    from conftest import _find_cli
+
+    key = "browser-test-key-0123456789abcdef"
+    s = Server(_find_cli(), env={**os.environ, "MASKNER_API_KEY": key})
+    try:
+        # the page itself loads without a key; the members need one
+        open_page(browser, s.url + "/", tmp_path / "key-empty.png")
+        members = wait_for(browser, lambda: [m for m in by_css(browser, "#members") if "unavailable" in m.text], "the 401 on /v1/info")[0]
+        assert "requires an API key" in members.text, members.text
+        assert by_css(browser, "#key-box")[0].is_displayed()
+        box = by_css(browser, "#api-key")[0]
+        box.send_keys("wrong-key-0123456789abcdef")
+        by_css(browser, "#tag")[0].click()
+        msg = wait_for(browser, lambda: [m for m in by_css(browser, "#message.error") if "did not accept" in m.text], "the invalid-key message")
+        assert msg[0].text.startswith("The server did not accept this API key"), msg[0].text
+        assert by_css(browser, "#result mark.ent") == []
+        box.clear()
+        box.send_keys(key)
+        by_css(browser, "#tag")[0].click()
+        wait_for(browser, lambda: by_css(browser, "#result mark.ent"), "the marks, tagged with the key")
+        wait_for(browser, lambda: "bio (masked-lm" in by_css(browser, "#members")[0].text, "the members, reloaded with the key")
+        browser.save_screenshot(str(tmp_path / "key-tagged.png"))
+        # and the server really wants the key: the same request without it is refused
+        status, body = s.post("/v1/ner", {"text": "Imatinib treats leukemia ."})
+        assert status == 401 and body["error"].startswith("missing API key"), body
     finally:
         s.stop()

@@ -313,12 +313,13 @@
       const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       let json = null;
       try { json = await resp.json(); } catch (_) { json = null; }
-      return { resp, json };
+      return { resp, json, sentKey: Boolean(key) };
     }
-    function failure(resp, json) {
+    function failure(resp, json, sentKey) {
       if (resp.status === 401) {
         keyBox.hidden = false;
-        return "This server requires an API key: enter it and try again.";
+        return sentKey ? "The server did not accept this API key: check it and try again."
+          : "This server requires an API key: enter it and try again.";
       }
       const why = json && typeof json.error === "string" ? json.error : resp.statusText || "no details";
       const hint = { 413: "the text is too large", 422: "the text could not be tagged", 429: "the server is busy, try again shortly", 503: "the server is busy or timed out" }[resp.status];
@@ -326,8 +327,8 @@
     }
     async function loadInfo() {
       try {
-        const { resp, json } = await call("GET", "/v1/info");
-        if (!resp.ok) { members.textContent = "members: unavailable (" + failure(resp, json) + ")"; return; }
+        const { resp, json, sentKey } = await call("GET", "/v1/info");
+        if (!resp.ok) { members.textContent = "members: unavailable (" + failure(resp, json, sentKey) + ")"; return; }
         DATA.members = (json.members || []).map((m) => m.name);
         members.textContent = "members: " + (json.members || []).map((m) => m.name + " (" + m.kind + ", " + m.model + ")").join(", ");
       } catch (err) { members.textContent = "members: unavailable (" + err + ")"; }
@@ -336,9 +337,9 @@
       say("info", "tagging…");
       button.disabled = true;
       try {
-        const { resp, json } = await call("POST", "/v1/ner", { text: text.value, explain: true, mode: mode.value });
+        const { resp, json, sentKey } = await call("POST", "/v1/ner", { text: text.value, explain: true, mode: mode.value });
         if (!resp.ok) {
-          say("error", failure(resp, json));
+          say("error", failure(resp, json, sentKey));
           if (resp.status === 401) return;
           result.replaceChildren();
           return;
