@@ -81,8 +81,8 @@ fn check_refusal(e: &ApiError) {
 mod tests {
     use super::*;
 
-    /// Found by `ner_body`: a field name holding a newline was echoed raw, so the refusal
-    /// (also written to the server log) spanned two lines.
+    /// Found by `ner_body`: a field name holding a newline was echoed raw, so the refusal's
+    /// message spanned two lines.
     #[test]
     fn an_unknown_field_is_quoted_in_a_one_line_refusal() {
         let opts = options();
