@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-fn targets() -> Vec<(&'static str, fn(&[u8]))> {
+/// A target's name (its corpus directory) and body.
+type Target = (&'static str, fn(&[u8]));
+
+fn targets() -> Vec<Target> {
     vec![
         ("text_stage", maskner::fuzzing::text::text_stage as fn(&[u8])),
         ("jsonl_record", maskner::fuzzing::inputs::jsonl_record as fn(&[u8])),

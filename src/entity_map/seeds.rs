@@ -81,6 +81,14 @@ impl SeedSet {
         Ok(set)
     }
 
+    /// One seed file's text in memory, as [`load`](Self::load) reads each file: `name` names
+    /// it in errors and `stem` is its file name without `.txt` (the header label must match).
+    pub fn from_text(name: &str, stem: &str, text: &str, taxonomy: &Taxonomy) -> anyhow::Result<Self> {
+        let mut set = SeedSet::default();
+        set.read_text(name, stem, text, taxonomy)?;
+        Ok(set)
+    }
+
     /// Parses one seed file; `name` is used in error messages.
     fn read_text(&mut self, name: &str, stem: &str, text: &str, taxonomy: &Taxonomy) -> anyhow::Result<()> {
         let mut header: HashMap<&str, &str> = HashMap::new();
@@ -288,5 +296,18 @@ mod tests {
     fn renamed_labels_follow_the_taxonomy() {
         let s = SeedSet::from_pairs([("sleek", "DEVICE_ADJECTIVE")], &Taxonomy::feb2022()).unwrap();
         assert_eq!(s.exact("sleek").unwrap()[0].as_str(), "PRODUCT_ADJECTIVE");
+    }
+
+    #[test]
+    fn one_seed_file_from_memory_is_read_like_a_file() {
+        let tax = Taxonomy::jan2022();
+        let text = "# label: DRUG\n# source: x\n# licence: MIT\naspirin\nHeparin\n";
+        let s = SeedSet::from_text("DRUG.txt", "DRUG", text, &tax).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.lower("heparin").unwrap()[0].as_str(), "DRUG");
+        let err = SeedSet::from_text("GENE.txt", "GENE", text, &tax).unwrap_err().to_string();
+        assert_eq!(err, "GENE.txt: header label DRUG does not match the file name");
+        let err = SeedSet::from_text("DRUG.txt", "DRUG", &text.replace("Heparin", " Heparin"), &tax).unwrap_err().to_string();
+        assert_eq!(err, "DRUG.txt line 5: leading or trailing whitespace in \" Heparin\"");
     }
 }

@@ -117,18 +117,24 @@ impl EntityMap {
         let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let text = String::from_utf8(bytes)
             .map_err(|e| anyhow!("{}: not valid UTF-8 (at byte {})", path.display(), e.utf8_error().valid_up_to()))?;
+        Self::parse_labels_txt(&text, &path.display().to_string(), taxonomy)
+    }
+
+    /// [`from_labels_txt`](Self::from_labels_txt) on text in memory; `name` names it in errors
+    /// and in the map's provenance (the fuzz target parses without touching files).
+    pub fn parse_labels_txt(text: &str, name: &str, taxonomy: &Taxonomy) -> anyhow::Result<Self> {
         let mut entries = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() != 3 {
-                bail!("{} line {}: expected 3 fields `LABELS COUNTS token`, found {}", path.display(), i + 1, fields.len());
+                bail!("{name} line {}: expected 3 fields `LABELS COUNTS token`, found {}", i + 1, fields.len());
             }
-            let sig = Signature::from_fields(fields[0], fields[1]).map_err(|e| anyhow!("{} line {}: {e}", path.display(), i + 1))?;
-            taxonomy.check(&sig).map_err(|e| anyhow!("{} line {}: {e}", path.display(), i + 1))?;
+            let sig = Signature::from_fields(fields[0], fields[1]).map_err(|e| anyhow!("{name} line {}: {e}", i + 1))?;
+            taxonomy.check(&sig).map_err(|e| anyhow!("{name} line {}: {e}", i + 1))?;
             entries.push((fields[2].to_string(), sig));
         }
         if entries.is_empty() {
-            bail!("{}: empty labels file", path.display());
+            bail!("{name}: empty labels file");
         }
         let meta = MapMeta {
             format: FORMAT_VERSION,
@@ -138,7 +144,7 @@ impl EntityMap {
             vocab_hash: String::new(),
             seeds_hash: None,
             taxonomy: taxonomy.name().to_string(),
-            stats: serde_json::json!({ "imported_from": path.display().to_string() }),
+            stats: serde_json::json!({ "imported_from": name }),
         };
         Self::from_entries(entries, meta, taxonomy)
     }

@@ -283,9 +283,9 @@ fn router(state: Arc<AppState>) -> Router {
 
 /// An error answer: `{"error": message}` with a status code.
 #[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    message: String,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
 }
 
 impl ApiError {
@@ -467,7 +467,7 @@ async fn read_body(body: Body, st: &AppState, deadline: tokio::time::Instant) ->
 
 /// The body as a JSON object: 400 for invalid UTF-8, malformed JSON or a non-object, with the
 /// position of the problem.
-fn json_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn json_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| ApiError::bad_request(format!("request body is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to())))?;
     let v: Value = serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
@@ -478,24 +478,25 @@ fn json_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// Refuses fields other than `allowed` (a misspelt option should not be silently ignored).
-fn check_fields(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn check_fields(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::bad_request(format!("unknown field \"{k}\" (fields: {})", allowed.join(", ")))),
+        // quoted as a JSON-ish string literal: a field name may hold a newline or a quote
+        Some(k) => Err(ApiError::bad_request(format!("unknown field {k:?} (fields: {})", allowed.join(", ")))),
         None => Ok(()),
     }
 }
 
 /// One input text of a request.
-struct Entry {
-    id: Value,
-    text: String,
+pub(crate) struct Entry {
+    pub(crate) id: Value,
+    pub(crate) text: String,
     /// Character spans (`[[start, end], ..]`), unchecked.
-    spans: Option<Value>,
+    pub(crate) spans: Option<Value>,
 }
 
 /// `text` or `texts` of a request: the entries and whether a single `text` was given. Checks
 /// the count and length limits (422).
-fn entries(obj: &Map<String, Value>, opts: &ServeOptions, objects: bool) -> Result<(Vec<Entry>, bool), ApiError> {
+pub(crate) fn entries(obj: &Map<String, Value>, opts: &ServeOptions, objects: bool) -> Result<(Vec<Entry>, bool), ApiError> {
     let (list, single): (Vec<&Value>, bool) = match (obj.get("text"), obj.get("texts")) {
         (Some(_), Some(_)) => return Err(ApiError::bad_request("give either \"text\" or \"texts\", not both")),
         (Some(t), None) => (vec![t], true),
@@ -514,7 +515,7 @@ fn entries(obj: &Map<String, Value>, opts: &ServeOptions, objects: bool) -> Resu
             Value::String(s) => Entry { id, text: s.clone(), spans: None },
             Value::Object(m) if objects => {
                 if let Some(k) = m.keys().find(|k| !["text", "spans", "id"].contains(&k.as_str())) {
-                    return Err(ApiError::bad_request(format!("{at}: unknown field \"{k}\" (fields: text, spans, id)")));
+                    return Err(ApiError::bad_request(format!("{at}: unknown field {k:?} (fields: text, spans, id)")));
                 }
                 let text = m
                     .get("text")
