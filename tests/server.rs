@@ -135,11 +135,17 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> Resp
 
 /// One HTTP/1.1 request with the given Content-Type (or none) on a fresh connection.
 fn http_as(addr: SocketAddr, method: &str, path: &str, content_type: Option<&str>, body: Option<&[u8]>) -> Resp {
+    let ct = content_type.map(|c| format!("Content-Type: {c}\r\n")).unwrap_or_default();
+    http_with(addr, method, path, &ct, body)
+}
+
+/// One HTTP/1.1 request with extra header lines (each ending in CRLF) on a fresh connection;
+/// reads the answer to EOF.
+fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &str, body: Option<&[u8]>) -> Resp {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let body = body.unwrap_or(b"");
-    let ct = content_type.map(|c| format!("Content-Type: {c}\r\n")).unwrap_or_default();
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{ct}Content-Length: {}\r\n\r\n", body.len());
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n", body.len());
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
     let mut raw = Vec::new();
@@ -149,16 +155,8 @@ fn http_as(addr: SocketAddr, method: &str, path: &str, content_type: Option<&str
 
 /// One request with an `Authorization` header value (or none) on a fresh connection.
 fn http_auth(addr: SocketAddr, method: &str, path: &str, authorization: Option<&str>, body: Option<&[u8]>) -> Resp {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let body = body.unwrap_or(b"");
     let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n", body.len());
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read the answer");
-    parse_response(&raw)
+    http_with(addr, method, path, &auth, body)
 }
 
 /// A whole answer (status line, headers, body) as read from the socket.
