@@ -159,7 +159,7 @@ fn head(path: &str, auth: bool, keep_alive: bool, len: usize) -> String {
 /// Checks that nothing follows the answer on a `Connection: close` connection.
 fn closed_after(s: &mut TcpStream) -> bool {
     let mut rest = Vec::new();
-    matches!(s.read_to_end(&mut rest), Ok(_) if rest.is_empty())
+    s.read_to_end(&mut rest).is_ok() && rest.is_empty()
 }
 
 fn judge(answer: Option<Answer>, want: u16, check: impl Fn(&[u8]) -> bool) -> Result<Outcome, String> {
