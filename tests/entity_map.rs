@@ -158,10 +158,13 @@ fn build_map_cli_on_a_fixture_model_writes_a_loadable_map() {
     assert_eq!(meta["vocab_size"], 431);
     let map = EntityMap::open(&out_dir).unwrap();
     let lm = maskner::mlm::MaskedLm::load("x", &model).unwrap();
-    map.check_vocab(lm.tokenizer().vocab()).unwrap();
+    map.check_vocab(lm.tokenizer().vocab(), "x").unwrap();
     let other = maskner::mlm::MaskedLm::load("y", &common::fixture("tiny-bert-uncased")).unwrap();
-    let err = map.check_vocab(other.tokenizer().vocab()).unwrap_err().to_string();
-    assert!(err.contains("vocab mismatch"), "{err}");
+    let err = map.check_vocab(other.tokenizer().vocab(), "y").unwrap_err().to_string();
+    let built_for = model.to_str().unwrap();
+    assert!(err.contains(&format!("the map was made for model {built_for}'s vocabulary of 431 tokens")), "{err}");
+    assert!(err.contains("but model y has"), "{err}");
+    assert!(err.contains("build one with `maskner build-map --model y`"), "{err}");
     // seed terms keep their labels
     let (sig, _) = map.lookup("aspirin");
     assert!(sig.labels_field().contains("DRUG"), "{sig}");

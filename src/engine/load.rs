@@ -102,7 +102,7 @@ fn load_member(
             }
             let map = match map {
                 Some((dir, m)) => {
-                    m.check_vocab(lm.tokenizer().vocab())
+                    m.check_vocab(lm.tokenizer().vocab(), &spec.model)
                         .with_context(|| format!("{member}: map {}", dir.display()))
                         .map_err(|e| config.files(e))?;
                     *m

@@ -65,7 +65,7 @@ pub fn import_map(labels_txt: &Path, out: &Path, model: Option<&str>, taxonomy: 
     let map = EntityMap::from_labels_txt(labels_txt, &taxonomy).map_err(|e| Error::files(&e))?;
     if let Some(spec) = model {
         let lm = load_model(spec, &crate::progress::Quiet)?;
-        map.check_vocab(lm.tokenizer().vocab()).map_err(|e| Error::files(&e))?;
+        map.check_vocab(lm.tokenizer().vocab(), spec).map_err(|e| Error::files(&e))?;
     }
     map.save(out).map_err(|e| Error::files(&e))?;
     Ok(map)

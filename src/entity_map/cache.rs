@@ -120,7 +120,7 @@ pub fn ensure_map(
     let dir = map_dir(lm, seeds, opts, taxonomy);
     if dir.join("meta.json").is_file()
         && let Ok(m) = EntityMap::open(&dir)
-        && m.check_vocab(lm.tokenizer().vocab()).is_ok()
+        && m.check_vocab(lm.tokenizer().vocab(), lm.name()).is_ok()
     {
         return Ok(m);
     }

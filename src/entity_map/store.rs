@@ -249,11 +249,17 @@ impl EntityMap {
         self.tables.token_sig.get(i).map(|&s| &self.tables.signatures[s as usize])
     }
 
-    /// Checks that the map was made for this vocabulary (same tokens in the same order).
-    pub fn check_vocab(&self, vocab: &[String]) -> anyhow::Result<()> {
+    /// Checks that the map was made for this vocabulary (same tokens in the same order);
+    /// `model` names the model the vocabulary belongs to, for the message.
+    pub fn check_vocab(&self, vocab: &[String], model: &str) -> anyhow::Result<()> {
         if vocab.len() != self.len() || vocab_hash(vocab) != self.meta.vocab_hash {
+            let made_for = match &self.meta.model {
+                Some(m) => format!("model {m}'s vocabulary"),
+                None => "a vocabulary".to_string(),
+            };
             bail!(
-                "vocab mismatch: the map was made for a vocabulary of {} tokens (hash {}), the model has {} tokens (hash {}); build a map for this model with `maskner build-map`",
+                "vocab mismatch: the map was made for {made_for} of {} tokens (hash {}), but model {model} has {} tokens (hash {}); \
+                 a map only fits the vocabulary it was built for: build one with `maskner build-map --model {model}`",
                 self.len(),
                 self.meta.vocab_hash,
                 vocab.len(),

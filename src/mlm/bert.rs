@@ -158,7 +158,13 @@ impl Bert {
             let mut ids = ids.to_vec();
             ids.resize(MIN_ROWS, self.cfg.pad_token_id);
             let mut lens = lens.to_vec();
-            lens.push(MIN_ROWS - total);
+            // in pieces the position table covers (models with fewer than 16 positions)
+            let piece = self.cfg.max_position_embeddings.max(1);
+            let mut rest = MIN_ROWS - total;
+            while rest > 0 {
+                lens.push(rest.min(piece));
+                rest -= rest.min(piece);
+            }
             return self.encode(&ids, &lens)?.narrow(0, 0, total);
         }
         let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();

@@ -47,7 +47,7 @@ impl MaskedLm {
         let tokenizer = WordPieceTokenizer::from_dir(dir, config.do_lower_case)?;
         if tokenizer.vocab_size() > config.vocab_size {
             bail!(
-                "{}: vocab mismatch: the tokenizer has {} tokens but config.json says vocab_size {}",
+                "{}: vocab mismatch: the tokenizer has {} tokens but config.json says vocab_size {}; the tokenizer files belong to another model (use the ones published with these weights)",
                 dir.display(),
                 tokenizer.vocab_size(),
                 config.vocab_size
@@ -100,6 +100,9 @@ impl MaskedLm {
     pub fn predict(&self, inputs: &[MlmInput]) -> anyhow::Result<Vec<Vec<Logits>>> {
         self.validate(inputs)?;
         let vocab = self.config().vocab_size;
+        // A checkpoint may have more embedding rows than its tokenizer has tokens (padded
+        // vocabularies); rows without a token are never predictions.
+        let known = self.tokenizer.vocab_size().min(vocab);
         let mut out = Vec::with_capacity(inputs.len());
         for chunk in chunks_by_budget(inputs, self.token_budget) {
             let (ids, lens) = pack(chunk);
@@ -118,7 +121,7 @@ impl MaskedLm {
             let flat: Vec<f32> = logits.flatten_all()?.to_vec1()?;
             let mut rows = flat.chunks_exact(vocab);
             for inp in chunk {
-                out.push(inp.reads.iter().filter_map(|_| rows.next()).map(|r| Logits::new(r.to_vec())).collect());
+                out.push(inp.reads.iter().filter_map(|_| rows.next()).map(|r| Logits::new(r[..known].to_vec())).collect());
             }
         }
         Ok(out)

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 /// All tensors of a checkpoint under canonical names (`bert.…`, `cls.…`, LayerNorm `weight`/`bias`).
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
+    /// Tensors of a non-float dtype, by canonical name, with the dtype: real checkpoints carry
+    /// integer buffers (`embeddings.position_ids`) that are never read, so these are refused
+    /// only when a model asks for one as a weight.
+    non_float: HashMap<String, String>,
     source: PathBuf,
 }
 
@@ -31,18 +35,26 @@ impl Weights {
     }
 
     fn from_safetensors(files: &[PathBuf], source: &Path, device: &Device) -> anyhow::Result<Self> {
-        let mut tensors = HashMap::new();
+        let (mut tensors, mut non_float) = (HashMap::new(), HashMap::new());
         for file in files {
             // SAFETY: the file is opened read-only and not modified while mapped; a concurrent
             // writer would be a user error the OS cannot protect us from either.
             let mm = unsafe { candle_core::safetensors::MmapedSafetensors::new(file) }
-                .map_err(|e| anyhow!("{}: not a valid safetensors file ({e})", file.display()))?;
-            for (name, _) in mm.tensors() {
-                let t = mm.load(&name, device).map_err(|e| anyhow!("{}: cannot read tensor {name}: {e}", file.display()))?;
-                tensors.insert(name, t);
-            }
+                .map_err(|e| anyhow!("{}: not a valid safetensors file ({e}); download it again", file.display()))?;
+            load_views(mm.tensors(), &mut tensors, &mut non_float, device).map_err(|e| anyhow!("{}: {e}", file.display()))?;
         }
-        Self::finish(tensors, source)
+        Self::finish_with(tensors, non_float, source)
+    }
+
+    /// A safetensors checkpoint held in memory; `source` names it in messages. The header is
+    /// checked by the `safetensors` crate (its length bounded, every tensor's byte range inside
+    /// the buffer and matching its shape and dtype) before any tensor is read.
+    pub fn from_safetensors_bytes(bytes: &[u8], source: &Path, device: &Device) -> anyhow::Result<Self> {
+        let st = candle_core::safetensors::SliceSafetensors::new(bytes)
+            .map_err(|e| anyhow!("{}: not a valid safetensors file ({e}); download it again", source.display()))?;
+        let (mut tensors, mut non_float) = (HashMap::new(), HashMap::new());
+        load_views(st.tensors(), &mut tensors, &mut non_float, device).map_err(|e| anyhow!("{}: {e}", source.display()))?;
+        Self::finish_with(tensors, non_float, source)
     }
 
     fn from_pytorch_bin(path: &Path, device: &Device) -> anyhow::Result<Self> {
@@ -69,15 +81,30 @@ impl Weights {
     }
 
     fn finish(raw: HashMap<String, Tensor>, source: &Path) -> anyhow::Result<Self> {
-        if raw.is_empty() {
+        Self::finish_with(raw, HashMap::new(), source)
+    }
+
+    /// Checks every float tensor's values (finite), converts it to f32 and files it under its
+    /// canonical name; tensors of other dtypes are set aside (see [`Weights::get`]).
+    fn finish_with(raw: HashMap<String, Tensor>, mut non_float: HashMap<String, String>, source: &Path) -> anyhow::Result<Self> {
+        if raw.is_empty() && non_float.is_empty() {
             bail!("{}: the checkpoint holds no tensors", source.display());
         }
+        non_float = non_float.into_iter().map(|(n, d)| (canonical_name(&n), d)).collect();
         let mut tensors = HashMap::with_capacity(raw.len());
         for (name, t) in raw {
+            if !is_float(t.dtype()) {
+                non_float.insert(canonical_name(&name), format!("{:?}", t.dtype()));
+                continue;
+            }
             let t = if t.dtype() == DType::F32 { t } else { t.to_dtype(DType::F32)? };
-            tensors.insert(canonical_name(&name), t);
+            check_finite(&name, &t).map_err(|e| anyhow!("{}: {e}", source.display()))?;
+            let key = canonical_name(&name);
+            if tensors.insert(key.clone(), t).is_some() {
+                bail!("{}: two tensors are both named {key} once prefixes are normalised; the checkpoint is ambiguous", source.display());
+            }
         }
-        Ok(Self { tensors, source: source.to_path_buf() })
+        Ok(Self { tensors, non_float, source: source.to_path_buf() })
     }
 
     pub fn source(&self) -> &Path {
@@ -89,16 +116,75 @@ impl Weights {
     }
 
     /// The tensor `name` with the shape `config.json` implies; errors name the file and tensor.
+    /// A weight of a non-float dtype is refused here: reinterpreting integers as weights would
+    /// give a model that runs and predicts nonsense.
     pub fn get(&self, name: &str, shape: &[usize]) -> anyhow::Result<Tensor> {
+        if let Some(dtype) = self.non_float.get(name) {
+            bail!("{}: tensor {name} has dtype {dtype}, {DTYPE_ADVICE}", self.source.display());
+        }
         let t = self
             .tensors
             .get(name)
             .ok_or_else(|| anyhow!("{}: missing tensor {name} (is this a BERT checkpoint?)", self.source.display()))?;
         if t.dims() != shape {
-            bail!("{}: tensor {name} has shape {:?} but config.json implies {:?}", self.source.display(), t.dims(), shape);
+            bail!(
+                "{}: tensor {name} has shape {:?} but config.json implies {:?}; the weights and config.json belong to different models",
+                self.source.display(),
+                t.dims(),
+                shape
+            );
         }
         Ok(t.clone())
     }
+}
+
+/// Loads the safetensors views of a float dtype; the names and dtypes of the others go to
+/// `non_float` unread (their bytes are never converted).
+fn load_views(
+    views: Vec<(String, safetensors::tensor::TensorView<'_>)>,
+    out: &mut HashMap<String, Tensor>,
+    non_float: &mut HashMap<String, String>,
+    device: &Device,
+) -> anyhow::Result<()> {
+    use candle_core::safetensors::Load;
+    for (name, view) in views {
+        match DType::try_from(view.dtype()) {
+            Ok(dtype) if is_float(dtype) => {
+                let t = view.load(device).map_err(|e| anyhow!("cannot read tensor {name}: {e}"))?;
+                out.insert(name, t);
+            }
+            _ => {
+                non_float.insert(name, format!("{:?}", view.dtype()));
+            }
+        }
+    }
+    Ok(())
+}
+
+const DTYPE_ADVICE: &str = "but model weights must be float32, float16 or bfloat16; the file is corrupt or not a model checkpoint";
+
+/// The dtypes weights may have (converted to f32 at load).
+fn is_float(dtype: DType) -> bool {
+    matches!(dtype, DType::F32 | DType::F16 | DType::BF16)
+}
+
+/// A NaN or infinite weight poisons every output silently, so it is refused at load. The scan
+/// is a branch-free pass over the values (it vectorises; ~0.1 s for a BERT-base checkpoint).
+fn check_finite(name: &str, t: &Tensor) -> anyhow::Result<()> {
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        return Ok(());
+    };
+    let values = cpu.as_slice::<f32>()?;
+    let values = match layout.contiguous_offsets() {
+        Some((start, end)) => values.get(start..end).unwrap_or(&[]),
+        None => values,
+    };
+    let bad = values.iter().fold(0usize, |n, v| n + usize::from(!v.is_finite()));
+    if bad > 0 {
+        bail!("tensor {name} holds {bad} NaN or infinite values; the checkpoint is corrupt (download it again, or use another)");
+    }
+    Ok(())
 }
 
 /// Maps checkpoint names onto one scheme: `bert.` prefix for encoder tensors (absent in

@@ -94,9 +94,14 @@ fn pos_att_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D
 
 impl DebertaV2Config {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: cannot read model config: {e}", path.display()))?;
-        let cfg: Self = serde_json::from_str(&text).map_err(|e| anyhow!("{}: not a valid DeBERTa-v2 config: {e}", path.display()))?;
-        cfg.validate().map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let bytes = crate::mlm::config::read_config_bytes(path)?;
+        Self::from_slice(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Parses and checks the bytes of a `config.json` (what [`Self::from_file`] read).
+    pub fn from_slice(bytes: &[u8]) -> anyhow::Result<Self> {
+        let cfg: Self = serde_json::from_slice(bytes).map_err(|e| anyhow!("not a valid DeBERTa-v2 config: {e}"))?;
+        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -109,7 +114,7 @@ impl DebertaV2Config {
         if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             bail!("hidden_size {} is not divisible by num_attention_heads {}", self.hidden_size, self.num_attention_heads);
         }
-        if self.head_dim() * self.num_attention_heads != self.hidden_size {
+        if self.head_dim().checked_mul(self.num_attention_heads) != Some(self.hidden_size) {
             bail!("attention_head_size * num_attention_heads must equal hidden_size (other layouts are not supported)");
         }
         if self.conv_kernel_size.unwrap_or(0) > 0 {
@@ -121,6 +126,23 @@ impl DebertaV2Config {
         if self.vocab_size == 0 || self.num_hidden_layers == 0 {
             bail!("vocab_size and num_hidden_layers must be positive");
         }
+        use crate::mlm::config as c;
+        c::check_sizes(&[
+            ("vocab_size", self.vocab_size, c::MAX_VOCAB),
+            ("hidden_size", self.hidden_size, c::MAX_WIDTH),
+            ("intermediate_size", self.intermediate_size, c::MAX_WIDTH),
+            ("embedding_size", self.embedding_size.unwrap_or(0), c::MAX_WIDTH),
+            ("num_hidden_layers", self.num_hidden_layers, c::MAX_LAYERS),
+            ("num_attention_heads", self.num_attention_heads, c::MAX_HEADS),
+            ("max_position_embeddings", self.max_position_embeddings, c::MAX_POSITIONS),
+            ("type_vocab_size", self.type_vocab_size, c::MAX_TYPE_VOCAB),
+            ("max_relative_positions", self.max_relative_positions.max(0) as usize, c::MAX_POSITIONS),
+            ("position_buckets", self.position_buckets.max(0) as usize, c::MAX_POSITIONS),
+        ])?;
+        if self.relative_attention && self.att_span() < 1 {
+            bail!("the relative attention span is empty (max_relative_positions and max_position_embeddings both below 1)");
+        }
+        c::check_eps(self.layer_norm_eps)?;
         Ok(())
     }
 
