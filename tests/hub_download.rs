@@ -162,10 +162,9 @@ fn serve(mut conn: TcpStream, addr: SocketAddr, files: &HashMap<String, Blob>, s
     let Some(rest) = path.strip_prefix(&format!("/{REPO}/resolve/")) else {
         return reply(&mut conn, 401, &[("x-error-code", "RepositoryNotFound".into())], b"Repository not found", note);
     };
-    let Some((rev, name)) = rest.split_once('/').filter(|(rev, _)| *rev == "main" || *rev == COMMIT) else {
+    let Some((_, name)) = rest.split_once('/').filter(|(rev, _)| *rev == "main" || *rev == COMMIT) else {
         return reply(&mut conn, 404, &[("x-error-code", "RevisionNotFound".into())], b"Invalid rev id", note);
     };
-    let _ = rev;
     if let Some(Fault::Status(code)) = take_fault(state, name, |f| matches!(f, Fault::Status(_))) {
         return reply(&mut conn, code, &commit, b"Internal Error", note);
     }
@@ -336,7 +335,7 @@ fn expected_fill_mask() -> Vec<u8> {
 }
 
 fn assert_ok_like(out: &Output, expected: &[u8]) {
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(expected));
 }
 
@@ -430,7 +429,7 @@ fn a_connection_cut_every_time_fails_cleanly_and_a_rerun_resumes() {
     assert_not_taken(&cache, LFS, "model.safetensors or pytorch_model.bin");
     hub.clear();
     assert_ok_like(&fill_mask(REPO, &cache, Some(&hub)), &expected_fill_mask());
-    let last = hub.log().into_iter().filter(|l| l.starts_with("/cdn/") && !l.contains("bytes=0-0")).next_back().unwrap();
+    let last = hub.log().into_iter().rfind(|l| l.starts_with("/cdn/") && !l.contains("bytes=0-0")).unwrap();
     assert!(!last.contains(" bytes=0- "), "the rerun resumes the partial file: {last}");
 }
 
