@@ -4,6 +4,9 @@
 //! Cache location: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub` (the
 //! layout `models--<org>--<name>/snapshots/<rev>/…` that Python tools share). `HF_HUB_OFFLINE=1`
 //! forbids network access; `HF_ENDPOINT` points at a mirror.
+//!
+//! Downloads go through hf-hub, which checks neither size nor content; each file is checked here
+//! against the hub's announced size (and SHA-256 for LFS files) before it counts as cached.
 
 use anyhow::{anyhow, bail};
 use hf_hub::api::sync::{ApiBuilder, ApiError};

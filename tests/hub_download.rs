@@ -239,6 +239,8 @@ fn body(
             let _ = conn.write_all(&part[..part.len() / 2]);
             let _ = conn.flush();
             if let Some(Fault::Cut) = fault {
+                // let the client take the half first: a reset discards data it has not read
+                std::thread::sleep(std::time::Duration::from_millis(200));
                 reset(conn);
             }
         }
