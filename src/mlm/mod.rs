@@ -5,6 +5,7 @@ pub mod bert;
 pub mod config;
 pub mod rank;
 pub mod tokenizer;
+pub mod pytorch;
 pub mod weights;
 
 use anyhow::{Context, bail};
