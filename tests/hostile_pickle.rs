@@ -62,8 +62,11 @@ impl Pickle {
     }
 }
 
-/// `OrderedDict` of (name, class, key, numel, offset, size, stride).
-fn state_dict(tensors: &[(&str, &str, &str, u8, u8, &[u8], &[u8])]) -> Vec<u8> {
+/// One tensor record: (name, storage class, key, numel, offset, size, stride).
+type Record<'a> = (&'a str, &'a str, &'a str, u8, u8, &'a [u8], &'a [u8]);
+
+/// `OrderedDict` of the records.
+fn state_dict(tensors: &[Record]) -> Vec<u8> {
     let mut p = Pickle::new(2).global("collections", "OrderedDict").op(b")Rq\x00(");
     for (name, class, key, numel, offset, size, stride) in tensors {
         p = p.s(name).tensor(class, key, *numel, *offset, size, stride);
@@ -173,7 +176,7 @@ fn integer_weight_is_refused_naming_tensor_and_dtype() {
 
 #[test]
 fn deep_nesting_is_refused() {
-    let pickle = Pickle::new(2).op(&[b')']).op(&[0x85; 100]).done();
+    let pickle = Pickle::new(2).op(b")").op(&[0x85; 100]).done();
     let msg = refusal(&archive(&pickle, &[]));
     assert!(msg.contains("objects nest deeper than 32 levels"), "{msg}");
 }
@@ -193,10 +196,7 @@ fn legacy_and_truncated_files_are_refused() {
     // Legacy torch.save(_use_new_zipfile_serialization=False): a bare pickle stream.
     std::fs::write(&bin, b"\x80\x02\x8a\x0alp\xfc\x9cF\xf9 j\xa8P\x19.").unwrap();
     let msg = format!("{:#}", Weights::from_dir(&dir, &Device::Cpu).err().expect("refused"));
-    assert!(
-        msg.starts_with(&format!("{}: legacy (non-zip) PyTorch format, which cannot be read safely", bin.display())),
-        "{msg}"
-    );
+    assert!(msg.starts_with(&format!("{}: legacy (non-zip) PyTorch format, which cannot be read safely", bin.display())), "{msg}");
 
     // A good archive cut in half.
     let good = archive(&state_dict(&[("w", "FloatStorage", "0", 2, 0, &[2], &[1])]), &[("0", f32s(&[1.0, 2.0]))]);

@@ -3,9 +3,9 @@
 
 pub mod bert;
 pub mod config;
+pub mod pytorch;
 pub mod rank;
 pub mod tokenizer;
-pub mod pytorch;
 pub mod weights;
 
 use anyhow::{Context, bail};

@@ -36,9 +36,8 @@ const MAX_RANK: usize = 8;
 /// Reads every tensor of a zip checkpoint as f32 on the CPU. `archive_len` is the size of the
 /// whole archive (the bound for entry sizes); `source` names it in errors.
 pub fn read_checkpoint<R: Read + Seek>(reader: R, archive_len: u64, source: &str) -> anyhow::Result<Vec<(String, Tensor)>> {
-    let mut zip = zip::ZipArchive::new(reader).map_err(|e| {
-        anyhow!("{source}: not a complete zip archive ({e}); the file is truncated or corrupt, download it again")
-    })?;
+    let mut zip = zip::ZipArchive::new(reader)
+        .map_err(|e| anyhow!("{source}: not a complete zip archive ({e}); the file is truncated or corrupt, download it again"))?;
     if zip.len() > MAX_ENTRIES {
         bail!("{source}: the zip archive claims {} entries (at most {MAX_ENTRIES} are read); the file is corrupt", zip.len());
     }
@@ -55,10 +54,8 @@ pub fn read_checkpoint<R: Read + Seek>(reader: R, archive_len: u64, source: &str
     let mut current: Option<(String, Vec<u8>)> = None;
     for (name, storage, view) in by_storage {
         let elem = storage.dtype.size();
-        let nbytes = storage
-            .numel
-            .checked_mul(elem)
-            .ok_or_else(|| anyhow!("{source}: tensor {name}: storage size {} overflows", storage.numel))?;
+        let nbytes =
+            storage.numel.checked_mul(elem).ok_or_else(|| anyhow!("{source}: tensor {name}: storage size {} overflows", storage.numel))?;
         check_view(&name, &view, storage.numel, source)?;
         if !storage.dtype.is_float() {
             if is_integer_buffer(&name) {
@@ -74,15 +71,17 @@ pub fn read_checkpoint<R: Read + Seek>(reader: R, archive_len: u64, source: &str
         if current.as_ref().map(|(k, _)| k != &storage.key).unwrap_or(true) {
             let entry = format!("{prefix}data/{}", storage.key);
             let bytes = read_entry(&mut zip, &entry, archive_len, u64::MAX, source)?;
-            if bytes.len() != nbytes {
-                bail!(
-                    "{source}: tensor {name}: storage entry {entry} holds {} bytes but its record says {nbytes}; the file is corrupt",
-                    bytes.len()
-                );
-            }
             current = Some((storage.key.clone(), bytes));
         }
         let bytes = current.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[]);
+        // Checked per record: two records may name one storage key with different sizes or types.
+        if bytes.len() != nbytes {
+            bail!(
+                "{source}: tensor {name}: storage entry {prefix}data/{} holds {} bytes but its record says {nbytes}; the file is corrupt",
+                storage.key,
+                bytes.len()
+            );
+        }
         let values = gather(bytes, storage.dtype, &view);
         let shape: Vec<usize> = view.size.clone();
         let t = Tensor::from_vec(values, shape, &Device::Cpu).map_err(|e| anyhow!("{source}: tensor {name}: {e}"))?;
@@ -113,7 +112,13 @@ fn find_data_pkl<R: Read + Seek>(zip: &zip::ZipArchive<R>, source: &str) -> anyh
 /// The bytes of entry `name`, refusing sizes beyond `cap`, beyond the archive for stored entries
 /// and beyond deflate's expansion limit for compressed ones. The buffer grows with the bytes
 /// actually read, never by a declared size alone.
-fn read_entry<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &str, archive_len: u64, cap: u64, source: &str) -> anyhow::Result<Vec<u8>> {
+fn read_entry<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+    archive_len: u64,
+    cap: u64,
+    source: &str,
+) -> anyhow::Result<Vec<u8>> {
     let entry = zip
         .by_name(name)
         .map_err(|e| anyhow!("{source}: cannot read zip entry {name} ({e}); the file is corrupt or uses an unsupported zip feature"))?;
@@ -531,7 +536,7 @@ impl<'a> Unpickler<'a> {
         let top = self.stack.last_mut();
         match (top, dict) {
             (Some(Obj::Dict(d, depth)), true) => {
-                if items.len() % 2 != 0 {
+                if !items.len().is_multiple_of(2) {
                     return Err(self.corrupt("SETITEMS with an odd number of values"));
                 }
                 let d = Rc::make_mut(d);
