@@ -163,6 +163,14 @@ fn storage_record_larger_than_its_entry_is_refused() {
 }
 
 #[test]
+fn records_disagreeing_on_a_shared_storage_are_refused() {
+    // Found by fuzzing: the second record claims more of storage "0" than the first (which fits).
+    let pickle = state_dict(&[("a", "FloatStorage", "0", 2, 0, &[2], &[1]), ("b", "FloatStorage", "0", 9, 0, &[9], &[1])]);
+    let msg = refusal(&archive(&pickle, &[("0", f32s(&[1.0, 2.0]))]));
+    assert_eq!(msg, "evil.bin: tensor b: storage entry my_model/data/0 holds 8 bytes but its record says 36; the file is corrupt");
+}
+
+#[test]
 fn integer_weight_is_refused_naming_tensor_and_dtype() {
     let pickle = state_dict(&[("bert.pooler.dense.weight", "IntStorage", "0", 2, 0, &[2], &[1])]);
     let msg = refusal(&archive(&pickle, &[("0", vec![0; 8])]));

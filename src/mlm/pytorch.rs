@@ -53,16 +53,17 @@ pub fn read_checkpoint<R: Read + Seek>(reader: R, archive_len: u64, source: &str
     let mut out = Vec::with_capacity(by_storage.len());
     let mut current: Option<(String, Vec<u8>)> = None;
     for (name, storage, view) in by_storage {
+        let label = shown(&name);
         let elem = storage.dtype.size();
         let nbytes =
-            storage.numel.checked_mul(elem).ok_or_else(|| anyhow!("{source}: tensor {name}: storage size {} overflows", storage.numel))?;
-        check_view(&name, &view, storage.numel, source)?;
+            storage.numel.checked_mul(elem).ok_or_else(|| anyhow!("{source}: tensor {label}: storage size {} overflows", storage.numel))?;
+        check_view(&label, &view, storage.numel, source)?;
         if !storage.dtype.is_float() {
             if is_integer_buffer(&name) {
                 continue; // recomputed by the model; never a weight
             }
             bail!(
-                "{source}: tensor {name} has dtype {} ({}), but only float32, float16 and bfloat16 weights are read; \
+                "{source}: tensor {label} has dtype {} ({}), but only float32, float16 and bfloat16 weights are read; \
                  convert the checkpoint to model.safetensors with float weights",
                 storage.dtype.name(),
                 storage.class
@@ -77,14 +78,14 @@ pub fn read_checkpoint<R: Read + Seek>(reader: R, archive_len: u64, source: &str
         // Checked per record: two records may name one storage key with different sizes or types.
         if bytes.len() != nbytes {
             bail!(
-                "{source}: tensor {name}: storage entry {prefix}data/{} holds {} bytes but its record says {nbytes}; the file is corrupt",
-                storage.key,
+                "{source}: tensor {label}: storage entry {} holds {} bytes but its record says {nbytes}; the file is corrupt",
+                shown(&format!("{prefix}data/{}", storage.key)),
                 bytes.len()
             );
         }
         let values = gather(bytes, storage.dtype, &view);
         let shape: Vec<usize> = view.size.clone();
-        let t = Tensor::from_vec(values, shape, &Device::Cpu).map_err(|e| anyhow!("{source}: tensor {name}: {e}"))?;
+        let t = Tensor::from_vec(values, shape, &Device::Cpu).map_err(|e| anyhow!("{source}: tensor {label}: {e}"))?;
         out.push((name, t));
     }
     Ok(out)
@@ -119,29 +120,38 @@ fn read_entry<R: Read + Seek>(
     cap: u64,
     source: &str,
 ) -> anyhow::Result<Vec<u8>> {
-    let entry = zip
-        .by_name(name)
-        .map_err(|e| anyhow!("{source}: cannot read zip entry {name} ({e}); the file is corrupt or uses an unsupported zip feature"))?;
+    let entry = zip.by_name(name).map_err(|e| {
+        anyhow!("{source}: cannot read zip entry {name_shown} ({e}); the file is corrupt or uses an unsupported zip feature")
+    })?;
     let size = entry.size();
     let packed = entry.compressed_size();
     let bound = if entry.compression() == zip::CompressionMethod::Stored { packed } else { packed.saturating_mul(MAX_INFLATION) };
     if packed > archive_len || size > bound || size > archive_len.saturating_mul(MAX_INFLATION) {
         bail!(
-            "{source}: zip entry {name} claims {size} bytes from {packed} stored in a {archive_len}-byte archive, which is impossible; the file is corrupt"
+            "{source}: zip entry {name_shown} claims {size} bytes from {packed} stored in a {archive_len}-byte archive, which is impossible; the file is corrupt"
         );
     }
     if size > cap {
-        bail!("{source}: zip entry {name} is {size} bytes (at most {cap} are read); the file is corrupt or not a state dict");
+        bail!("{source}: zip entry {name_shown} is {size} bytes (at most {cap} are read); the file is corrupt or not a state dict");
     }
     let mut bytes = Vec::with_capacity(size.min(1 << 20) as usize);
     entry
         .take(size)
         .read_to_end(&mut bytes)
-        .map_err(|e| anyhow!("{source}: cannot read zip entry {name} ({e}); the file is truncated or corrupt"))?;
+        .map_err(|e| anyhow!("{source}: cannot read zip entry {name_shown} ({e}); the file is truncated or corrupt"))?;
     if bytes.len() as u64 != size {
-        bail!("{source}: zip entry {name} ends after {} of its {size} bytes; the file is truncated", bytes.len());
+        bail!("{source}: zip entry {name_shown} ends after {} of its {size} bytes; the file is truncated", bytes.len());
     }
     Ok(bytes)
+}
+
+/// `s` fit for a one-line error: control characters escaped, at most 120 characters.
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(120).flat_map(char::escape_debug).collect();
+    if s.chars().nth(120).is_some() {
+        out.push_str("...");
+    }
+    out
 }
 
 /// Element types of the `torch.*Storage` classes.
@@ -508,7 +518,7 @@ impl<'a> Unpickler<'a> {
                 Ok(())
             }
             None => {
-                let shown: String = format!("{module}.{name}").chars().take(120).flat_map(char::escape_default).collect();
+                let shown = shown(&format!("{module}.{name}"));
                 bail!(
                     "{}: the checkpoint's pickle references `{shown}`, which is not a tensor; refusing to load it \
                      (only state dicts of tensors are read; convert it to model.safetensors)",
