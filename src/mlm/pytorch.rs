@@ -120,6 +120,7 @@ fn read_entry<R: Read + Seek>(
     cap: u64,
     source: &str,
 ) -> anyhow::Result<Vec<u8>> {
+    let name_shown = shown(name);
     let entry = zip.by_name(name).map_err(|e| {
         anyhow!("{source}: cannot read zip entry {name_shown} ({e}); the file is corrupt or uses an unsupported zip feature")
     })?;
