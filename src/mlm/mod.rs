@@ -3,6 +3,7 @@
 
 pub mod bert;
 pub mod config;
+pub mod pytorch;
 pub mod rank;
 pub mod tokenizer;
 pub mod weights;

@@ -3,7 +3,7 @@
 use anyhow::{Context, anyhow, bail};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// All tensors of a checkpoint under canonical names (`bert.…`, `cls.…`, LayerNorm `weight`/`bias`).
@@ -58,26 +58,31 @@ impl Weights {
     }
 
     fn from_pytorch_bin(path: &Path, device: &Device) -> anyhow::Result<Self> {
+        let source = path.display().to_string();
+        let mut file = std::fs::File::open(path).with_context(|| format!("{source}: cannot read"))?;
+        let len = file.metadata().with_context(|| format!("{source}: cannot read"))?.len();
         let mut magic = [0u8; 4];
-        std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).with_context(|| format!("{}: cannot read", path.display()))?;
-        if &magic != b"PK\x03\x04" {
-            bail!(
-                "{}: legacy (non-zip) PyTorch format, which cannot be read safely; convert it once with \
-                 python: `import torch; torch.save(torch.load(p, weights_only=True), p)` (or save it as model.safetensors)",
-                path.display()
-            );
-        }
-        let mut list = candle_core::pickle::read_all(path)
-            .map_err(|e| anyhow!("{}: corrupt or unsupported PyTorch checkpoint ({e})", path.display()))?;
-        if list.is_empty() {
-            list = candle_core::pickle::read_all_with_key(path, Some("state_dict"))
-                .map_err(|e| anyhow!("{}: corrupt or unsupported PyTorch checkpoint ({e})", path.display()))?;
-        }
-        let mut tensors = HashMap::new();
+        let got = file.read(&mut magic).with_context(|| format!("{source}: cannot read"))?;
+        check_zip_magic(&magic[..got], &source)?;
+        file.rewind().with_context(|| format!("{source}: cannot read"))?;
+        let list = crate::mlm::pytorch::read_checkpoint(std::io::BufReader::new(file), len, &source)?;
+        Self::from_list(list, path, device)
+    }
+
+    /// Loads a PyTorch zip checkpoint held in memory (the same reader as for a file; for the
+    /// fuzz target and for callers that already hold the bytes). `source_name` names it in errors.
+    pub fn from_pytorch_bin_bytes(bytes: &[u8], source_name: &str, device: &Device) -> anyhow::Result<Self> {
+        check_zip_magic(bytes, source_name)?;
+        let list = crate::mlm::pytorch::read_checkpoint(std::io::Cursor::new(bytes), bytes.len() as u64, source_name)?;
+        Self::from_list(list, Path::new(source_name), device)
+    }
+
+    fn from_list(list: Vec<(String, Tensor)>, source: &Path, device: &Device) -> anyhow::Result<Self> {
+        let mut tensors = HashMap::with_capacity(list.len());
         for (name, t) in list {
             tensors.insert(name, t.to_device(device)?);
         }
-        Self::finish(tensors, path)
+        Self::finish(tensors, source)
     }
 
     fn finish(raw: HashMap<String, Tensor>, source: &Path) -> anyhow::Result<Self> {
@@ -109,6 +114,11 @@ impl Weights {
 
     pub fn source(&self) -> &Path {
         &self.source
+    }
+
+    /// Every tensor under its canonical name (for checks over a whole checkpoint).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.tensors.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -201,6 +211,21 @@ fn canonical_name(name: &str) -> String {
         n = format!("{stem}.bias");
     }
     n
+}
+
+/// Refuses what is not a zip archive before any parsing: the legacy format is a bare pickle
+/// stream, which cannot be read without trusting it.
+fn check_zip_magic(head: &[u8], source: &str) -> anyhow::Result<()> {
+    if head.len() < 4 {
+        bail!("{source}: only {} bytes, too short to be a PyTorch checkpoint; the file is truncated, download it again", head.len());
+    }
+    if &head[..4] != b"PK\x03\x04" {
+        bail!(
+            "{source}: legacy (non-zip) PyTorch format, which cannot be read safely; convert it once with \
+             python: `import torch; torch.save(torch.load(p, weights_only=True), p)` (or save it as model.safetensors)"
+        );
+    }
+    Ok(())
 }
 
 fn shard_files(index: &Path) -> anyhow::Result<Vec<PathBuf>> {
