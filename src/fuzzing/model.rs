@@ -5,7 +5,7 @@ use crate::mlm::bert::Bert;
 use crate::mlm::config::{self, BertConfig};
 use crate::mlm::weights::Weights;
 use crate::token_classify::deberta::DebertaV2Config;
-use candle_core::Device;
+use candle_core::{DType, Device};
 use std::path::Path;
 
 /// A `config.json`, read both as a BERT and as a DeBERTa-v2 config. An accepted config is one
@@ -66,12 +66,6 @@ pub fn run_seed_model(w: &Weights) {
 /// not overflow and whose data has exactly that many elements; a refusal is one line naming the
 /// source.
 pub fn model_bin_zip(data: &[u8]) {
-    check_bin_zip(data);
-}
-
-fn check_bin_zip(data: &[u8]) {
-    use crate::mlm::weights::Weights;
-    use candle_core::{DType, Device};
     match Weights::from_pytorch_bin_bytes(data, "fuzz.bin", &Device::Cpu) {
         Ok(w) => {
             let mut n = 0;

@@ -82,11 +82,7 @@ impl Weights {
         for (name, t) in list {
             tensors.insert(name, t.to_device(device)?);
         }
-        Self::finish(tensors, source)
-    }
-
-    fn finish(raw: HashMap<String, Tensor>, source: &Path) -> anyhow::Result<Self> {
-        Self::finish_with(raw, HashMap::new(), source)
+        Self::finish_with(tensors, HashMap::new(), source)
     }
 
     /// Checks every float tensor's values (finite), converts it to f32 and files it under its
