@@ -2,10 +2,13 @@
 //! `[MASK]` and at `[CLS]`) on a model directory and a file of sentences. Driven by
 //! `tools/bench_fill_mask.py`, which compares it with transformers in the same run.
 //!
-//!     cargo bench --bench fill_mask -- --model DIR --sentences FILE [--top-k 20] [--out top.json]
+//!     cargo bench --bench fill_mask -- --model DIR --sentences FILE
+//!         [--top-k 20] [--out top.json] [--token-budget N]
 //!
-//! Prints one JSON line: sentences, tokens, seconds, tokens/s and effective GFLOP/s (useful
-//! work only: encoder on real tokens plus the head at the read positions).
+//! Prints one JSON line: sentences, tokens, seconds, tokens/s, effective GFLOP/s (useful work
+//! only: encoder on real tokens plus the head at the read positions), peak RSS, and the largest
+//! logit difference between the first 32 sentences run alone and run in the whole batch
+//! (0 where results are batch-invariant).
 
 use anyhow::{Context, bail};
 use maskner::mlm::{MaskedLm, MlmInput};
@@ -67,6 +70,22 @@ fn main() -> anyhow::Result<()> {
     if let Some(out) = out {
         std::fs::write(&out, serde_json::to_string(&tops)?)?;
     }
+    // batch invariance: each of the first sentences alone against its row in the big batch
+    let mut batch_diff = 0f32;
+    for (inp, batched) in inputs.iter().zip(&logits).take(32) {
+        let alone = lm.predict(std::slice::from_ref(inp))?;
+        for (a, b) in alone[0].iter().zip(batched) {
+            for (x, y) in a.values().iter().zip(b.values()) {
+                batch_diff = batch_diff.max((x - y).abs());
+            }
+        }
+    }
+    // SAFETY: getrusage only writes the struct it is given.
+    let rss_mb = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u.ru_maxrss as f64 / 1024.0
+    };
     println!(
         "{}",
         serde_json::json!({
@@ -76,6 +95,8 @@ fn main() -> anyhow::Result<()> {
             "seconds": secs,
             "tokens_per_s": tokens as f64 / secs,
             "gflops": flops / secs / 1e9,
+            "peak_rss_mb": rss_mb,
+            "batch_max_logit_diff": batch_diff,
         })
     );
     Ok(())

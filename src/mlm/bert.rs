@@ -5,7 +5,10 @@
 //! two ways that matter for speed: sequences of a batch are concatenated into one
 //! `[tokens, hidden]` matrix (no padding, so no work on pad tokens and no attention mask), and
 //! the vocabulary projection runs only on the rows that are read. Attention is computed per
-//! sequence, which is cheap next to the linear layers for sentence-length inputs.
+//! sequence, which is cheap next to the linear layers for sentence-length inputs. Inside the
+//! encoder the hidden states stay plain row-major vectors run through the fused kernels of
+//! [`crate::nn::kernels`] (bias in the product, GELU in place, residual and LayerNorm in one
+//! pass).
 //!
 //! Because every row of the packed matrix is transformed independently (linear layers,
 //! LayerNorm) and attention never looks across sequences, a sequence's outputs do not depend on
@@ -18,7 +21,7 @@
 
 use super::config::BertConfig;
 use super::weights::Weights;
-use crate::nn::{LayerNorm, Linear, activate};
+use crate::nn::{LayerNorm, Linear, Threads, kernels};
 use candle_core::{Device, Tensor};
 
 /// Minimum height of the packed matrices; see the module documentation.
@@ -51,32 +54,29 @@ impl Layer {
         })
     }
 
-    /// `x`: packed `[tokens, hidden]`; `lens`: the length of each sequence in order.
-    fn forward(&self, x: &Tensor, lens: &[usize], cfg: &BertConfig) -> candle_core::Result<Tensor> {
+    fn prepare(self) -> anyhow::Result<Self> {
+        Ok(Self {
+            qkv: self.qkv.prepare()?,
+            attn_out: self.attn_out.prepare()?,
+            intermediate: self.intermediate.prepare()?,
+            output: self.output.prepare()?,
+            ..self
+        })
+    }
+
+    /// `x`: packed `[tokens, hidden]` (row-major); `lens`: the length of each sequence in
+    /// order.
+    fn forward(&self, x: &[f32], lens: &[usize], cfg: &BertConfig, threads: Threads) -> candle_core::Result<Vec<f32>> {
         let h = cfg.hidden_size;
-        let heads = cfg.num_attention_heads;
-        let d = cfg.head_dim();
-        let scale = 1.0 / (d as f64).sqrt();
-        let qkv = self.qkv.forward(x)?;
-        let mut contexts = Vec::with_capacity(lens.len());
-        let mut offset = 0;
-        for &len in lens {
-            let seq = qkv.narrow(0, offset, len)?;
-            // [len, 3h] -> three [heads, len, d]
-            let split = |i: usize| -> candle_core::Result<Tensor> {
-                seq.narrow(1, i * h, h)?.reshape((len, heads, d))?.transpose(0, 1)?.contiguous()
-            };
-            let (q, k, v) = (split(0)?, split(1)?, split(2)?);
-            let scores = (q.matmul(&k.t()?)? * scale)?;
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let ctx = probs.matmul(&v)?.transpose(0, 1)?.reshape((len, h))?;
-            contexts.push(ctx);
-            offset += len;
-        }
-        let ctx = Tensor::cat(&contexts, 0)?;
-        let attn = self.attn_ln.forward(&(self.attn_out.forward(&ctx)? + x)?)?;
-        let inter = activate(&self.intermediate.forward(&attn)?, cfg.hidden_act)?;
-        self.output_ln.forward(&(self.output.forward(&inter)? + attn)?)
+        let qkv = self.qkv.forward_rows(x, h, None, threads)?;
+        let ctx = kernels::attention(&qkv, lens, h, cfg.num_attention_heads, threads);
+        drop(qkv);
+        let mut attn = self.attn_out.forward_rows(&ctx, h, None, threads)?;
+        self.attn_ln.forward_add_rows(&mut attn, x, threads);
+        let inter = self.intermediate.forward_rows(&attn, h, Some(cfg.hidden_act), threads)?;
+        let mut out = self.output.forward_rows(&inter, cfg.intermediate_size, None, threads)?;
+        self.output_ln.forward_add_rows(&mut out, &attn, threads);
+        Ok(out)
     }
 }
 
@@ -85,8 +85,7 @@ impl Layer {
 struct MlmHead {
     dense: Linear,
     ln: LayerNorm,
-    decoder: Tensor,
-    bias: Tensor,
+    decoder: Linear,
 }
 
 /// A BERT encoder, with its masked-LM head when the checkpoint has one.
@@ -127,13 +126,25 @@ impl Bert {
             Some(MlmHead {
                 dense: Linear::load(w, "cls.predictions.transform.dense", h, h)?,
                 ln: LayerNorm::load(w, "cls.predictions.transform.LayerNorm", h, cfg.layer_norm_eps)?,
-                decoder,
-                bias,
+                // tied to the word embeddings: used in place, not transposed
+                decoder: Linear::new(decoder, Some(bias)),
             })
         } else {
             None
         };
         Ok(Self { cfg: cfg.clone(), word_embeddings, position_embeddings, token_type_row, emb_ln, layers, head, device: device.clone() })
+    }
+
+    /// Transposes the linear layers' weights for the fast kernels, one at a time. Call it
+    /// after dropping the [`Weights`] the model was loaded from: each original then goes as its
+    /// transposed copy comes, so loading never holds the weights twice.
+    pub fn prepare(self) -> anyhow::Result<Self> {
+        let layers = self.layers.into_iter().map(Layer::prepare).collect::<anyhow::Result<Vec<_>>>()?;
+        let head = match self.head {
+            Some(head) => Some(MlmHead { dense: head.dense.prepare()?, ..head }),
+            None => None,
+        };
+        Ok(Self { layers, head, ..self })
     }
 
     pub fn config(&self) -> &BertConfig {
@@ -152,6 +163,13 @@ impl Bert {
     /// Last hidden states of packed sequences: `ids` is the concatenation, `lens` the lengths.
     pub fn encode(&self, ids: &[u32], lens: &[usize]) -> candle_core::Result<Tensor> {
         let total: usize = lens.iter().sum();
+        let x = self.encode_rows(ids, lens, Threads::Pool)?;
+        Tensor::from_vec(x, (total, self.cfg.hidden_size), &self.device)
+    }
+
+    /// [`Bert::encode`] as a row-major `[tokens, hidden]` vector, its kernels on `threads`.
+    pub fn encode_rows(&self, ids: &[u32], lens: &[usize], threads: Threads) -> candle_core::Result<Vec<f32>> {
+        let total: usize = lens.iter().sum();
         debug_assert_eq!(total, ids.len());
         if total < MIN_ROWS {
             // a throw-away sequence of padding keeps the products on the blocked kernel
@@ -165,7 +183,9 @@ impl Bert {
                 lens.push(rest.min(piece));
                 rest -= rest.min(piece);
             }
-            return self.encode(&ids, &lens)?.narrow(0, 0, total);
+            let mut x = self.encode_rows(&ids, &lens, threads)?;
+            x.truncate(total * self.cfg.hidden_size);
+            return Ok(x);
         }
         let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
         let ids_t = Tensor::new(ids, &self.device)?;
@@ -175,9 +195,10 @@ impl Bert {
             .index_select(&ids_t, 0)?
             .broadcast_add(&self.token_type_row)?
             .add(&self.position_embeddings.index_select(&pos_t, 0)?)?;
-        let mut x = self.emb_ln.forward(&emb)?;
+        let mut x: Vec<f32> = emb.flatten_all()?.to_vec1()?;
+        self.emb_ln.forward_rows(&mut x, threads);
         for layer in &self.layers {
-            x = layer.forward(&x, lens, &self.cfg)?;
+            x = layer.forward(&x, lens, &self.cfg, threads)?;
         }
         Ok(x)
     }
@@ -185,18 +206,31 @@ impl Bert {
     /// Vocabulary logits `[rows.len(), vocab]` for the given rows of packed hidden states.
     /// Errors if the checkpoint has no masked-LM head.
     pub fn mlm_logits(&self, hidden: &Tensor, rows: &[u32]) -> anyhow::Result<Tensor> {
+        let hidden = hidden.contiguous()?;
+        let logits = crate::nn::with_f32(&hidden, |h| self.mlm_logits_rows(h, rows, Threads::Pool))??;
+        Ok(Tensor::from_vec(logits, (rows.len(), self.cfg.vocab_size), &self.device)?)
+    }
+
+    /// [`Bert::mlm_logits`] on row-major hidden states, as a row-major vector.
+    pub fn mlm_logits_rows(&self, hidden: &[f32], rows: &[u32], threads: Threads) -> anyhow::Result<Vec<f32>> {
         let head = self.head.as_ref().ok_or_else(|| {
             anyhow::anyhow!("this checkpoint has no masked-LM head (cls.predictions.*); fill-mask needs a BertForMaskedLM model")
         })?;
+        let h = self.cfg.hidden_size;
         let mut padded = rows.to_vec();
         if let Some(&first) = rows.first() {
             padded.resize(rows.len().max(MIN_ROWS), first);
         }
-        let idx = Tensor::new(padded.as_slice(), &self.device)?;
-        let x = hidden.index_select(&idx, 0)?;
-        let x = activate(&head.dense.forward(&x)?, self.cfg.hidden_act)?;
-        let x = head.ln.forward(&x)?;
-        let logits = x.matmul(&head.decoder.t()?)?.broadcast_add(&head.bias)?;
-        Ok(logits.narrow(0, 0, rows.len())?)
+        let mut x = Vec::with_capacity(padded.len() * h);
+        for &r in &padded {
+            let r = r as usize;
+            let row = hidden.get(r * h..(r + 1) * h).ok_or_else(|| anyhow::anyhow!("read row {r} is past the hidden states"))?;
+            x.extend_from_slice(row);
+        }
+        let mut x = head.dense.forward_rows(&x, h, Some(self.cfg.hidden_act), threads)?;
+        head.ln.forward_rows(&mut x, threads);
+        let mut logits = head.decoder.forward_rows(&x, h, None, threads)?;
+        logits.truncate(rows.len() * self.cfg.vocab_size);
+        Ok(logits)
     }
 }

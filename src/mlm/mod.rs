@@ -10,17 +10,20 @@ pub mod weights;
 
 use anyhow::{Context, bail};
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+use crate::nn::Threads;
 pub use config::BertConfig;
 pub use rank::{Logits, Prediction};
 pub use tokenizer::{Encoded, WordPieceTokenizer};
 
 /// Default number of word pieces run through the encoder at once, by the masked LMs here and
 /// the token classifiers ([`crate::token_classify`] packs its windows up to this many). Large
-/// enough that the matrix multiplications reach full speed, small enough to keep activations in
-/// a few MB.
-pub const DEFAULT_TOKEN_BUDGET: usize = 4096;
+/// enough that the matrix multiplications reach full speed, small enough that a layer's
+/// activations stay in cache: on BERT-base, 1024 ran fill-mask 1.15-1.2x faster than 4096
+/// (docs/benchmarks.md).
+pub const DEFAULT_TOKEN_BUDGET: usize = 1024;
 
 /// One sequence to run: token ids including `[CLS]`/`[SEP]`, and the positions whose
 /// vocabulary logits are wanted.
@@ -56,6 +59,8 @@ impl MaskedLm {
         }
         let weights = weights::Weights::from_dir(dir, &device)?;
         let bert = bert::Bert::load(&weights, &config, &device)?;
+        drop(weights);
+        let bert = bert.prepare()?;
         Ok(Self { name: name.to_string(), dir: dir.to_path_buf(), tokenizer, bert, token_budget: DEFAULT_TOKEN_BUDGET })
     }
 
@@ -104,10 +109,8 @@ impl MaskedLm {
         // A checkpoint may have more embedding rows than its tokenizer has tokens (padded
         // vocabularies); rows without a token are never predictions.
         let known = self.tokenizer.vocab_size().min(vocab);
-        let mut out = Vec::with_capacity(inputs.len());
-        for chunk in chunks_by_budget(inputs, self.token_budget) {
+        let per_chunk = self.run_chunks(inputs, |chunk, threads| {
             let (ids, lens) = pack(chunk);
-            let hidden = self.bert.encode(&ids, &lens)?;
             let mut rows = Vec::new();
             let mut offset = 0u32;
             for inp in chunk {
@@ -115,34 +118,57 @@ impl MaskedLm {
                 offset += inp.ids.len() as u32;
             }
             if rows.is_empty() {
-                out.extend(chunk.iter().map(|_| Vec::new()));
-                continue;
+                return Ok(chunk.iter().map(|_| Vec::new()).collect());
             }
-            let logits = self.bert.mlm_logits(&hidden, &rows)?;
-            let flat: Vec<f32> = logits.flatten_all()?.to_vec1()?;
-            let mut rows = flat.chunks_exact(vocab);
-            for inp in chunk {
-                out.push(inp.reads.iter().filter_map(|_| rows.next()).map(|r| Logits::new(r[..known].to_vec())).collect());
-            }
-        }
-        Ok(out)
+            let hidden = self.bert.encode_rows(&ids, &lens, threads)?;
+            let logits = self.bert.mlm_logits_rows(&hidden, &rows, threads)?;
+            let mut rows = logits.chunks_exact(vocab);
+            Ok(chunk
+                .iter()
+                .map(|inp| inp.reads.iter().filter_map(|_| rows.next()).map(|r| Logits::new(r[..known].to_vec())).collect())
+                .collect())
+        })?;
+        Ok(per_chunk.into_iter().flatten().collect())
     }
 
     /// Last hidden states `[len, hidden]` of each sequence (no masked-LM head needed).
     pub fn hidden_states(&self, seqs: &[Vec<u32>]) -> anyhow::Result<Vec<Tensor>> {
         let inputs: Vec<MlmInput> = seqs.iter().map(|ids| MlmInput { ids: ids.clone(), reads: vec![] }).collect();
         self.validate(&inputs)?;
-        let mut out = Vec::with_capacity(seqs.len());
-        for chunk in chunks_by_budget(&inputs, self.token_budget) {
+        let h = self.config().hidden_size;
+        let per_chunk = self.run_chunks(&inputs, |chunk, threads| {
             let (ids, lens) = pack(chunk);
-            let hidden = self.bert.encode(&ids, &lens)?;
+            let hidden = self.bert.encode_rows(&ids, &lens, threads)?;
             let mut offset = 0;
+            let mut out = Vec::with_capacity(lens.len());
             for len in lens {
-                out.push(hidden.narrow(0, offset, len)?);
+                out.push(Tensor::from_slice(&hidden[offset * h..(offset + len) * h], (len, h), &Device::Cpu)?);
                 offset += len;
             }
+            Ok(out)
+        })?;
+        Ok(per_chunk.into_iter().flatten().collect())
+    }
+
+    /// Packs `inputs` into chunks by the token budget and runs `f` on each, results in chunk
+    /// order. With two or more chunks (and threads), whole chunks run in parallel on
+    /// single-threaded kernels: no synchronisation inside a forward pass, which on two cores
+    /// beat spreading each product over both (docs/benchmarks.md). The chunk count is then
+    /// rounded up to a multiple of the thread count so that no core idles at the end. Each
+    /// sequence's result is the same either way.
+    fn run_chunks<T: Send>(
+        &self,
+        inputs: &[MlmInput],
+        f: impl Fn(&[MlmInput], Threads) -> anyhow::Result<Vec<T>> + Sync,
+    ) -> anyhow::Result<Vec<Vec<T>>> {
+        let threads = rayon::current_num_threads();
+        let total: usize = inputs.iter().map(|i| i.ids.len()).sum();
+        let n = total.div_ceil(self.token_budget);
+        if n < 2 || threads < 2 {
+            return chunks_by_budget(inputs, self.token_budget).into_iter().map(|c| f(c, Threads::Pool)).collect();
         }
-        Ok(out)
+        let budget = total.div_ceil(n.div_ceil(threads) * threads);
+        chunks_by_budget(inputs, budget).par_iter().map(|c| f(c, Threads::One)).collect()
     }
 
     fn validate(&self, inputs: &[MlmInput]) -> anyhow::Result<()> {

@@ -23,7 +23,9 @@ impl BertTokenClassifier {
             anyhow::bail!("{}: no classifier.weight: not a BertForTokenClassification checkpoint", weights.source().display());
         }
         let classifier = Linear::load(&weights, "classifier", cfg.hidden_size, num_labels)?;
-        Ok(Self { bert, classifier })
+        // as for the masked LMs: weights transposed once the checkpoint's copies are gone
+        drop(weights);
+        Ok(Self { bert: bert.prepare()?, classifier })
     }
 
     pub fn config(&self) -> &BertConfig {
