@@ -164,9 +164,9 @@ pub fn transpose_stacked(parts: &[&[f32]], cols: usize) -> Vec<f32> {
         let mut col0 = 0;
         for src in parts {
             let rows = src.len() / cols;
-            let mut r = 0;
             #[cfg(target_arch = "x86_64")]
-            if avx && width.is_multiple_of(8) {
+            let done = if avx && width.is_multiple_of(8) {
+                let mut r = 0;
                 while r + 8 <= rows {
                     for c in (0..width).step_by(8) {
                         // SAFETY: rows r..r+8 and columns c0+c..c0+c+8 lie inside `src`
@@ -176,8 +176,13 @@ pub fn transpose_stacked(parts: &[&[f32]], cols: usize) -> Vec<f32> {
                     }
                     r += 8;
                 }
-            }
-            for rr in r..rows {
+                r
+            } else {
+                0
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = 0;
+            for rr in done..rows {
                 for c in 0..width {
                     out[c * ld + col0 + rr] = src[rr * cols + c0 + c];
                 }
