@@ -127,7 +127,7 @@ impl Bert {
                 dense: Linear::load(w, "cls.predictions.transform.dense", h, h)?,
                 ln: LayerNorm::load(w, "cls.predictions.transform.LayerNorm", h, cfg.layer_norm_eps)?,
                 // tied to the word embeddings: used in place, not transposed
-                decoder: Linear::new(decoder, Some(bias)),
+                decoder: Linear::new(decoder, Some(bias))?,
             })
         } else {
             None

@@ -17,21 +17,26 @@ pub struct Linear {
     /// `[out, in]` (as stored by PyTorch) or `[in, out]`, as `layout` says.
     weight: Tensor,
     layout: WeightLayout,
-    bias: Option<Tensor>,
+    /// `[out]`, as a plain vector: the kernel writes it into every output row.
+    bias: Option<Vec<f32>>,
 }
 
 impl Linear {
     pub fn load(w: &Weights, prefix: &str, inp: usize, out: usize) -> anyhow::Result<Self> {
-        Ok(Self::new(w.get(&format!("{prefix}.weight"), &[out, inp])?, Some(w.get(&format!("{prefix}.bias"), &[out])?)))
+        Self::new(w.get(&format!("{prefix}.weight"), &[out, inp])?, Some(w.get(&format!("{prefix}.bias"), &[out])?))
     }
 
     pub fn load_no_bias(w: &Weights, prefix: &str, inp: usize, out: usize) -> anyhow::Result<Self> {
-        Ok(Self::new(w.get(&format!("{prefix}.weight"), &[out, inp])?, None))
+        Self::new(w.get(&format!("{prefix}.weight"), &[out, inp])?, None)
     }
 
     /// From a `[out, in]` weight and an optional `[out]` bias.
-    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
-        Self { weight, layout: WeightLayout::OutIn, bias }
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> anyhow::Result<Self> {
+        let bias = match bias {
+            Some(b) => Some(b.to_vec1::<f32>()?),
+            None => None,
+        };
+        Ok(Self { weight, layout: WeightLayout::OutIn, bias })
     }
 
     /// Layers that read the same input, stacked into one (e.g. fused query/key/value): one
@@ -42,10 +47,10 @@ impl Linear {
         if parts.iter().any(|l| l.layout != WeightLayout::OutIn) {
             anyhow::bail!("cannot stack linear layers already prepared");
         }
-        let biases: Vec<&Tensor> = parts.iter().filter_map(|l| l.bias.as_ref()).collect();
+        let biases: Vec<&Vec<f32>> = parts.iter().filter_map(|l| l.bias.as_ref()).collect();
         let bias = match biases.len() {
             0 => None,
-            n if n == parts.len() => Some(Tensor::cat(&biases, 0)?),
+            n if n == parts.len() => Some(biases.into_iter().flatten().copied().collect()),
             _ => anyhow::bail!("cannot stack linear layers with and without bias"),
         };
         let Some(first) = parts.first() else { anyhow::bail!("nothing to stack") };
@@ -58,12 +63,7 @@ impl Linear {
         }
         // read every part in place (no copy before the transposing pass)
         let guards: Vec<_> = parts.iter().map(|l| l.weight.storage_and_layout()).collect();
-        let mut refs: Vec<&[f32]> = Vec::with_capacity(guards.len());
-        for (storage, layout) in &guards {
-            let candle_core::Storage::Cpu(cpu) = &**storage else { anyhow::bail!("maskner's kernels run on the CPU only") };
-            let (start, end) = layout.contiguous_offsets().ok_or_else(|| anyhow::anyhow!("weight is not contiguous"))?;
-            refs.push(&cpu.as_slice::<f32>()?[start..end]);
-        }
+        let refs = guards.iter().map(|(storage, layout)| f32_values(storage, layout)).collect::<candle_core::Result<Vec<_>>>()?;
         let t = kernels::transpose_stacked(&refs, k);
         Ok(Self { weight: Tensor::from_vec(t, (k, rows), first.weight.device())?, layout: WeightLayout::InOut, bias })
     }
@@ -113,23 +113,24 @@ impl Linear {
         if wk != k {
             return Err(candle_core::Error::Msg(format!("linear layer expects width {wk}, got {k}")));
         }
-        let bias = match &self.bias {
-            Some(b) => Some(b.to_vec1::<f32>()?),
-            None => None,
-        };
-        with_f32(&self.weight, |w| kernels::linear(x, k, w, n, self.layout, bias.as_deref(), act, threads))
+        with_f32(&self.weight, |w| kernels::linear(x, k, w, n, self.layout, self.bias.as_deref(), act, threads))
     }
 }
 
 /// Runs `f` on the values of a contiguous f32 CPU tensor, without copying them.
 pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
     let (storage, layout) = t.storage_and_layout();
-    let candle_core::Storage::Cpu(cpu) = &*storage else {
+    Ok(f(f32_values(&storage, layout)?))
+}
+
+/// The values a contiguous f32 CPU tensor's storage and layout describe.
+fn f32_values<'a>(storage: &'a candle_core::Storage, layout: &candle_core::Layout) -> candle_core::Result<&'a [f32]> {
+    let candle_core::Storage::Cpu(cpu) = storage else {
         return Err(candle_core::Error::Msg("maskner's kernels run on the CPU only".into()));
     };
     let values = cpu.as_slice::<f32>()?;
     match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(f(&values[start..end])),
+        Some((start, end)) => Ok(&values[start..end]),
         None => Err(candle_core::Error::Msg("tensor is not contiguous".into())),
     }
 }
