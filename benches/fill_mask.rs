@@ -3,7 +3,7 @@
 //! `tools/bench_fill_mask.py`, which compares it with transformers in the same run.
 //!
 //!     cargo bench --bench fill_mask -- --model DIR --sentences FILE
-//!         [--top-k 20] [--out top.json] [--token-budget N]
+//!         [--top-k 20] [--out top.json] [--token-budget N] [--precision fp32|bf16]
 //!
 //! Prints one JSON line: sentences, tokens, seconds, tokens/s, effective GFLOP/s (useful work
 //! only: encoder on real tokens plus the head at the read positions), peak RSS, and the largest
@@ -11,7 +11,7 @@
 //! (0 where results are batch-invariant).
 
 use anyhow::{Context, bail};
-use maskner::mlm::{MaskedLm, MlmInput};
+use maskner::mlm::{MaskedLm, MlmInput, Precision};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
@@ -20,6 +20,7 @@ fn main() -> anyhow::Result<()> {
     let mut top_k = 20usize;
     let mut out = None;
     let mut budget = None;
+    let mut precision = Precision::Fp32;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -28,6 +29,7 @@ fn main() -> anyhow::Result<()> {
             "--top-k" => top_k = args.next().context("--top-k value")?.parse()?,
             "--out" => out = args.next(),
             "--token-budget" => budget = Some(args.next().context("--token-budget value")?.parse()?),
+            "--precision" => precision = args.next().context("--precision value")?.parse().map_err(anyhow::Error::msg)?,
             "--bench" => {}
             other => bail!("unknown argument {other}"),
         }
@@ -36,7 +38,9 @@ fn main() -> anyhow::Result<()> {
         eprintln!("usage: cargo bench --bench fill_mask -- --model DIR --sentences FILE [--top-k K] [--out FILE]");
         return Ok(());
     };
-    let mut lm = MaskedLm::load(&model, std::path::Path::new(&model))?;
+    let t_load = Instant::now();
+    let mut lm = MaskedLm::load_with(&model, std::path::Path::new(&model), precision)?;
+    let load_seconds = t_load.elapsed().as_secs_f64();
     if let Some(b) = budget {
         lm.set_token_budget(b);
     }
@@ -90,6 +94,8 @@ fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "engine": "maskner",
+            "precision": precision.to_string(),
+            "load_seconds": load_seconds,
             "sentences": inputs.len(),
             "tokens": tokens,
             "seconds": secs,

@@ -101,3 +101,38 @@ fn missing_model_directory_is_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no such model directory"), "{err}");
 }
+
+/// `--precision bf16`: the same top tokens on the fixture (near-tied ones may swap), scores a
+/// little off fp32's; a bad value is refused by name.
+#[test]
+fn bf16_precision_keeps_the_top_tokens() {
+    let run = |precision: &str| {
+        let model = common::fixture_arg("tiny-bert-cased");
+        let out = common::maskner(
+            &["fill-mask", "--model", &model, "--top-k", "3", "--json", "--precision", precision, "Lou Gehrig worked in [MASK] ."],
+            None,
+            &[],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["masks"][0]["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["id"].as_u64().unwrap(), p["score"].as_f64().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let (fp32, bf16) = (run("fp32"), run("bf16"));
+    let sorted = |v: &[(u64, f64)]| {
+        let mut v = v.to_vec();
+        v.sort_by_key(|p| p.0);
+        v
+    };
+    let (a, b) = (sorted(&fp32), sorted(&bf16));
+    assert_eq!(a.iter().map(|p| p.0).collect::<Vec<_>>(), b.iter().map(|p| p.0).collect::<Vec<_>>(), "{fp32:?} {bf16:?}");
+    assert!(a.iter().zip(&b).all(|(x, y)| (x.1 - y.1).abs() < 0.05), "{fp32:?} {bf16:?}");
+    assert_ne!(fp32, bf16, "bf16 scores equal fp32's: the flag did nothing");
+    let out = common::maskner(&["fill-mask", "--model", "x", "--precision", "half", "a [MASK]"], None, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'half' for '--precision <PRECISION>'"));
+}

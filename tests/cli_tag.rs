@@ -392,3 +392,51 @@ fn engine_config_files_are_strict() {
     assert!(e.contains(&format!("{}: common:", f.display())) && e.contains("\"NOPE\""), "{e}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `--precision bf16` (or `"precision": "bf16"` in a config file) holds the weight matrices as
+/// bf16: on the fixtures every marked phrase keeps its fp32 entity (span, subtype, group), the
+/// scores move a little but not much, and a bad value is refused by name.
+#[test]
+fn bf16_precision_keeps_the_fp32_entities() {
+    let input =
+        "Imatinib:__entity__ is used to treat CML:__entity__ .\nAspirin:__entity__ helps with headache:__entity__ and fever:__entity__ .";
+    let ents = |out: &Output| -> Vec<(u64, u64, String, String, f64)> {
+        assert!(out.status.success(), "{}", stderr(out));
+        lines(out)
+            .iter()
+            .flat_map(|r| r["entities"].as_array().unwrap().clone())
+            .map(|e| {
+                let s = |k: &str| e[k].as_str().unwrap().to_string();
+                (e["start"].as_u64().unwrap(), e["end"].as_u64().unwrap(), s("subtype"), s("group"), e["score"].as_f64().unwrap())
+            })
+            .collect()
+    };
+    let fp32 = ents(&tag(&["--format", "jsonl", "--input", "-"], Some(input.as_bytes())));
+    let bf16 = ents(&tag(&["--format", "jsonl", "--precision", "bf16", "--input", "-"], Some(input.as_bytes())));
+    assert_eq!(fp32.len(), 5, "{fp32:?}");
+    assert_eq!(fp32.len(), bf16.len());
+    for (a, b) in fp32.iter().zip(&bf16) {
+        assert_eq!((a.0, a.1, &a.2, &a.3), (b.0, b.1, &b.2, &b.3), "entity changed under bf16");
+        assert!((a.4 - b.4).abs() < 0.05, "score moved from {} to {}", a.4, b.4);
+    }
+
+    let d = common::tmp("cli-tag-precision");
+    let f = d.join("engine.json");
+    let (cased, uncased) = (common::fixture_arg("tiny-bert-cased"), common::fixture_arg("tiny-bert-uncased"));
+    let members = format!(r#""members": [{{"name": "bio", "model": "{cased}"}}, {{"name": "phi", "model": "{uncased}"}}]"#);
+    let with_config = |extra: &str, flags: &[&str]| {
+        std::fs::write(&f, format!("{{{extra}{members}}}")).unwrap();
+        ents(&run(&[&["--config", f.to_str().unwrap(), "--format", "jsonl", "--input", "-"], flags].concat(), Some(input.as_bytes())))
+    };
+    let file_bf16 = with_config(r#""precision": "bf16", "#, &[]);
+    assert_eq!(file_bf16, with_config("", &["--precision", "bf16"]), "the config file's precision is the flag's");
+    assert_ne!(file_bf16, with_config("", &[]), "the config file's precision is ignored");
+    std::fs::write(&f, format!(r#"{{"precision": "fp16", "members": [{{"name": "b", "model": "{cased}"}}]}}"#)).unwrap();
+    let e = stderr(&run(&["--config", f.to_str().unwrap(), "x"], None));
+    assert!(e.contains("invalid engine config") && e.contains("unknown variant `fp16`"), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
+
+    let out = tag(&["--precision", "fp16", "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("invalid value 'fp16' for '--precision <PRECISION>'"), "{}", stderr(&out));
+}

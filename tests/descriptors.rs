@@ -486,6 +486,7 @@ fn engine(members: &[(&str, &str, bool)], numerics: Numerics, tag: &str) -> Engi
         second_cs: SecondCsRule::Reference,
         taxonomy: "jan2022".into(),
         seeds: None,
+        precision: Default::default(),
         numerics,
         source: None,
     };

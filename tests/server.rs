@@ -418,6 +418,7 @@ fn health_info_compat_and_unknown_routes() {
     assert_eq!(members, ["bio", "phi"]);
     assert!(info["members"][0]["model"].as_str().unwrap().ends_with("tiny-bert-cased"));
     assert!(info["members"][0]["map"].is_object(), "map metadata: {}", info["members"][0]);
+    assert_eq!(info["members"][0]["precision"], "fp32");
     assert_eq!(info["taxonomy"]["name"], "jan2022");
     assert!(info["taxonomy"]["groups"].as_array().unwrap().iter().any(|g| g["group"] == "DISEASE"));
     assert_eq!(info["fill_mask_member"], "bio");
@@ -977,6 +978,27 @@ fn the_binary_answers_a_request_in_flight_at_sigterm_and_exits_0() {
     assert_eq!(st.code(), Some(0), "{}", server.stderr());
     let log = server.stderr();
     assert!(log.contains("maskner: shutting down, finishing requests in flight") && log.ends_with("maskner: stopped"), "{log}");
+}
+
+/// `maskner serve --precision bf16`: the members say so in /v1/info, and /v1/ner answers
+/// what `maskner tag --precision bf16` prints.
+#[test]
+fn the_binary_serves_bf16_models_like_the_cli() {
+    let mut args = fixture_models();
+    args.extend(["--precision", "bf16"].map(String::from));
+    let mut server = ServeProcess::start(&strs(&args));
+    let info = http(server.addr, "GET", "/v1/info", None).json();
+    assert_eq!(info["members"][0]["precision"], "bf16");
+    assert_eq!(info["members"][1]["precision"], "bf16");
+    let text = "Mesothelioma is caused by asbestos.";
+    let r = http(server.addr, "POST", "/v1/ner", Some(json!({"texts": [text]}).to_string().as_bytes()));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let want: Value = serde_json::from_str(cli(&["tag", "--precision", "bf16", "--format", "jsonl", text], b"").trim()).unwrap();
+    assert_eq!(r.json()[0]["entities"], want["entities"]);
+    let fp32: Value = serde_json::from_str(cli(&["tag", "--format", "jsonl", text], b"").trim()).unwrap();
+    assert_ne!(want["entities"], fp32["entities"], "bf16 scores equal fp32's: the flag did nothing");
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(20)).and_then(|s| s.code()), Some(0), "{}", server.stderr());
 }
 
 #[test]

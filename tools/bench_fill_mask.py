@@ -13,9 +13,10 @@ transformers runs `BertForMaskedLM` in batches of 32, sorted by length (its best
 padding), with `torch.inference_mode()`; a second transformers variant runs the encoder and
 applies the MLM head only at the read positions. With `--bf16`, both variants run again under
 `torch.autocast("cpu", dtype=torch.bfloat16)` (oneDNN on the CPU's bf16 units), with their
-accuracy against fp32. maskner runs `cargo bench --bench fill_mask` (fp32).
+accuracy against fp32, and maskner runs a second time with `--precision bf16` (weights held
+as bf16, fp32 arithmetic). maskner runs `cargo bench --bench fill_mask`.
 Reported: each run's times (the fastest of --repeat is used), tokens/s, effective GFLOP/s
-(useful work only), maskner's peak RSS, the speed ratios, how many of the top-20 lists are
+(useful work only), maskner's load time and peak RSS, the speed ratios, how many of the top-20 lists are
 identical to transformers fp32, accuracy of bf16 runs against fp32 (mean top-20 overlap,
 identical top-1), and maskner's largest logit difference between sentences run alone and in
 the batch (0: batch-invariant).
@@ -155,11 +156,11 @@ def agreement(tops, ref):
             "top1_identical": round(sum(1 for x, y in pairs if x[0] == y[0]) / len(pairs), 4)}
 
 
-def run_maskner(args, mdir, sfile, work):
-    out = os.path.join(work, "maskner_top.json")
+def run_maskner(args, mdir, sfile, work, precision="fp32"):
+    out = os.path.join(work, f"maskner_top_{precision}.json")
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     cmd = ["cargo", "bench", "--quiet", "--bench", "fill_mask", "--", "--model", mdir, "--sentences", sfile,
-           "--top-k", str(args.top_k), "--out", out]
+           "--top-k", str(args.top_k), "--out", out, "--precision", precision]
     runs = []
     for _ in range(args.repeat):
         res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -178,7 +179,8 @@ def main():
     ap.add_argument("--limit", type=int, default=400, help="sentences (default 400)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--top-k", type=int, default=20)
-    ap.add_argument("--bf16", action="store_true", help="add the transformers bf16 autocast runs")
+    ap.add_argument("--bf16", action="store_true",
+                    help="add the transformers bf16 autocast runs and maskner --precision bf16, with accuracy against fp32")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per variant (fastest reported)")
     ap.add_argument("--work", help="work directory (kept; the model in it is reused)")
     args = ap.parse_args()
@@ -222,15 +224,19 @@ def main():
         if "bf16" in name:
             report[name]["accuracy_vs_fp32"] = agreement(tops, tf[name.replace("_bf16", "")][1])
 
-    mk, tops = run_maskner(args, mdir, sfile, work)
-    entry = {"seconds": round(mk["seconds"], 3), "seconds_all": mk["seconds_all"],
-             "tokens_per_s": round(mk["tokens_per_s"], 1), "gflops": round(mk["gflops"], 1),
-             "peak_rss_mb": round(mk["peak_rss_mb"], 1), "batch_max_logit_diff": mk["batch_max_logit_diff"]}
-    for tname, (secs, _, _) in tf.items():
-        entry[f"ratio_vs_{tname}"] = round(secs / mk["seconds"], 2)
-    same = sum(1 for a, b in zip(tops, ref) for x, y in zip(a, b) if x == y)
-    entry["top_k_identical_to_transformers_fp32"] = f"{same}/{2 * len(sentences)}"
-    report["maskner"] = entry
+    for precision in ["fp32", "bf16"] if args.bf16 else ["fp32"]:
+        mk, tops = run_maskner(args, mdir, sfile, work, precision)
+        entry = {"seconds": round(mk["seconds"], 3), "seconds_all": mk["seconds_all"],
+                 "tokens_per_s": round(mk["tokens_per_s"], 1), "gflops": round(mk["gflops"], 1),
+                 "load_seconds": round(mk["load_seconds"], 3),
+                 "peak_rss_mb": round(mk["peak_rss_mb"], 1), "batch_max_logit_diff": mk["batch_max_logit_diff"]}
+        for tname, (secs, _, _) in tf.items():
+            entry[f"ratio_vs_{tname}"] = round(secs / mk["seconds"], 2)
+        same = sum(1 for a, b in zip(tops, ref) for x, y in zip(a, b) if x == y)
+        entry["top_k_identical_to_transformers_fp32"] = f"{same}/{2 * len(sentences)}"
+        if precision != "fp32":
+            entry["accuracy_vs_fp32"] = agreement(tops, ref)
+        report["maskner" if precision == "fp32" else f"maskner_{precision}"] = entry
     print(f"load average after: {open('/proc/loadavg').read().split()[:3]}", file=sys.stderr)
     print(json.dumps(report, indent=2))
 

@@ -31,7 +31,12 @@ It stops at the top-20 lists: no descriptor filtering, map lookup, aggregation o
 It runs in a child process that loads both models from disk, so its ru_maxrss is the peak
 with both models loaded.
 
-    python3 tools/bench_pipeline.py [--limit 200] [--threads 2] [--repeat 3]
+With --bf16, each repeat also runs `maskner tag --precision bf16` (weight matrices held as
+bf16, fp32 arithmetic) on the empty and the full input; reported: its tagging time, peak RSS,
+load time, and how many phrases get the same final entity (span, subtype, group, tag) as
+under fp32.
+
+    python3 tools/bench_pipeline.py [--limit 200] [--threads 2] [--repeat 3] [--bf16]
         [--maskner target/release/maskner] [--work DIR (reuse models and maps)]
 """
 import argparse
@@ -335,6 +340,19 @@ def parity(sentences, py_tops, explained, vocabs):
 
 # ---------------------------------------------------------------- maskner
 
+def entity_differences(a, b):
+    """Phrases whose final entity differs between two runs' records (same inputs, in order): a
+    span entity in one run only, or with another subtype, group or tag."""
+    def key(e):
+        return (e["subtype"], e["group"], e["tag"])
+    diff = 0
+    for ra, rb in zip(a, b):
+        ea = {(e["start"], e["end"]): key(e) for e in ra.get("entities", [])}
+        eb = {(e["start"], e["end"]): key(e) for e in rb.get("entities", [])}
+        diff += sum(1 for span in ea.keys() | eb.keys() if ea.get(span) != eb.get(span))
+    return diff
+
+
 def timed(cmd, env):
     """Runs cmd under /usr/bin/time -v; returns (wall seconds, max RSS kB, stdout)."""
     t0 = time.perf_counter()
@@ -368,6 +386,7 @@ def main():
     ap.add_argument("--bio", help=argparse.SUPPRESS)
     ap.add_argument("--phi", help=argparse.SUPPRESS)
     ap.add_argument("--sentences", help=argparse.SUPPRESS)
+    ap.add_argument("--bf16", action="store_true", help="also run maskner --precision bf16 (speed, RSS, tag agreement)")
     args = ap.parse_args()
     if args.worker:
         return worker(args)
@@ -409,7 +428,8 @@ def main():
     timed(base + ["--input", empty], env)  # warm the page cache
     load_before = loadavg()
     py_full, py_head, py_rss, t_empty, t_full, rss_full, rss_empty, t_b1 = [], [], [], [], [], [], [], []
-    py = out = None
+    bf_empty, bf_full, bf_rss, bf_rss_empty = [], [], [], []
+    py = out = bf_out = None
     for _ in range(args.repeat):
         # transformers, in a child process (peak RSS with both models loaded), then maskner
         r = subprocess.run(worker_cmd, env=env, capture_output=True, text=True)
@@ -428,6 +448,13 @@ def main():
         s, m, _ = timed(base + ["--batch", "1", "--input", sfile], env)
         t_b1.append(s)
         rss_full.append(m)
+        if args.bf16:
+            s, m, _ = timed(base + ["--precision", "bf16", "--input", empty], env)
+            bf_empty.append(s)
+            bf_rss_empty.append(m)
+            s, m, bf_out = timed(base + ["--precision", "bf16", "--input", sfile], env)
+            bf_full.append(s)
+            bf_rss.append(m)
     load_after = loadavg()
     records = [json.loads(l) for l in out.splitlines() if l.strip()]
     errors = sum(1 for x in records if "error" in x)
@@ -485,6 +512,18 @@ def main():
                                                  "best_vs_best": round(min(py_head) / min(b1_runs), 2)},
         "work_dir": work,
     }
+    if args.bf16:
+        bf_runs = [f - e for f, e in zip(bf_full, bf_empty)]
+        same_phrases = sum(phrases) - entity_differences(records, [json.loads(l) for l in bf_out.splitlines() if l.strip()])
+        report["maskner_bf16"] = {
+            **rate(bf_runs),
+            "load_only_runs_s": [round(x, 3) for x in bf_empty],
+            "max_rss_mb": round(max(bf_rss) / 1024),
+            "max_rss_mb_load_only": round(max(bf_rss_empty) / 1024),
+            "speed_vs_fp32": round(mk_secs / statistics.median(bf_runs), 2),
+            "speed_ratio_vs_full_logits": round(statistics.median(py_full) / statistics.median(bf_runs), 2),
+            "phrases_same_entity_as_fp32": f"{same_phrases}/{sum(phrases)}",
+        }
     print(json.dumps(report, indent=2))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)

@@ -220,7 +220,7 @@ fn path_like(obj: &Bound<'_, PyAny>) -> Option<String> {
 ///
 /// Arguments mirror `maskner tag`'s flags: `members` (a list or "bio,phi"), `models`, `maps`,
 /// `labels` ({member name: hub id or path}), `config` (a dict or a JSON file), `compat`,
-/// `aggregation`, `stride`; `threads` sizes this engine's own compute pool (default: one per
+/// `aggregation`, `stride`, `precision` ("fp32" or "bf16"); `threads` sizes this engine's own compute pool (default: one per
 /// core; a fork-ed child builds its own pool); `progress` shows bars on stderr.
 ///
 /// >>> engine = maskner.Engine(models={"bio": "data/fixtures/tiny-bert-cased",
@@ -236,7 +236,7 @@ struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (members=None, models=None, maps=None, labels=None, config=None, compat=false, threads=None, aggregation=None, stride=None, progress=true))]
+    #[pyo3(signature = (members=None, models=None, maps=None, labels=None, config=None, compat=false, threads=None, aggregation=None, stride=None, progress=true, precision=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -250,6 +250,7 @@ impl Engine {
         aggregation: Option<&str>,
         stride: Option<usize>,
         progress: bool,
+        precision: Option<&str>,
     ) -> PyResult<Self> {
         if threads == Some(0) {
             return Err(input_error(py, "threads", "must be at least 1 (or None: one per core)"));
@@ -278,6 +279,7 @@ impl Engine {
             aggregation: aggregation.map(Aggregation::from_name).transpose().map_err(|e| py_error(py, &e.context("aggregation"), None))?,
             stride,
             compat,
+            precision: precision.map(str::parse).transpose().map_err(|e: String| input_error(py, "precision", e))?,
         };
         let config = options.apply(base, OptionSpelling::Python).map_err(|e| py_error(py, &e, None))?;
         let pool = Pool::new(threads);

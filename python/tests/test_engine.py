@@ -145,6 +145,16 @@ def test_threads_zero_is_refused():
         maskner.Engine(models=MODELS, threads=0, progress=False)
 
 
+def test_bf16_precision_equals_the_cli_and_is_checked(cli):
+    bf16 = maskner.Engine(models=MODELS, precision="bf16", progress=False)
+    assert [m["precision"] for m in bf16.info()["members"]] == ["bf16", "bf16"]
+    got = bf16.tag(TEXTS)
+    assert got == jsonl(cli("tag", *model_args(), "--precision", "bf16", "--format", "jsonl", *TEXTS).stdout)
+    assert got != jsonl(cli("tag", *model_args(), "--format", "jsonl", *TEXTS).stdout), "bf16 scores equal fp32's"
+    with pytest.raises(ValueError, match=r'^precision: unknown precision "fp16": expected one of fp32, bf16$'):
+        maskner.Engine(models=MODELS, precision="fp16", progress=False)
+
+
 def test_two_threads_at_once_give_the_records_of_one(engine):
     texts = TEXTS * 8
     alone = engine.tag(texts, explain=True)

@@ -110,6 +110,7 @@ def test_the_factory_makes_the_component_with_the_documented_defaults(nlp):
         "threads": None,
         "aggregation": None,
         "stride": None,
+        "precision": None,
         "progress": False,
         "mode": "auto",
         "batch_size": 32,
@@ -210,6 +211,17 @@ def test_component_pipe_with_an_explicit_batch_size(nlp, monkeypatch):
     docs = list(component.pipe((nlp.make_doc(t) for t in MANY[:20]), batch_size=6))
     assert [len(texts) for texts, _ in counting.calls] == [6, 6, 6, 2]
     assert [entity_tuples(d) for d in docs] == [entity_tuples(nlp(t)) for t in MANY[:20]]
+
+
+def test_precision_reaches_the_engine(make_nlp):
+    nlp = make_nlp(precision="bf16")
+    engine = nlp.get_pipe("maskner").engine
+    assert [m["precision"] for m in engine.info()["members"]] == ["bf16", "bf16"]
+    text = "Aspirin helps patients with headache and fever."
+    expected = maskner.Engine(models=MODELS, precision="bf16", progress=False).tag(text, mode="auto")["entities"]
+    assert [(s.start_char, s.end_char, s._.maskner["subtype"], s._.maskner["score"]) for s in nlp(text).ents] == [
+        (e["start"], e["end"], e["subtype"], e["score"]) for e in expected
+    ]
 
 
 def test_entities_equal_engine_tag_in_auto_mode(nlp, plain_engine):

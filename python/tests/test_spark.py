@@ -148,6 +148,22 @@ def test_tag_dataframe_equals_the_cli(spark, maps, cli_records):
     assert sum(len(r["entities"] or []) for r in rows) > N  # the comparison is not over empty lists
 
 
+def test_tag_dataframe_passes_the_precision(spark, maps, cli):
+    from maskner.spark import tag_dataframe
+
+    texts = [r for r in RECORDS if r["text"] and not r["spans"]][:4]
+    df = spark.createDataFrame([(r["id"], r["text"]) for r in texts], "id string, text string")
+    rows = {r["id"]: r for r in tag_dataframe(df, models=MODELS, maps=maps, precision="bf16").collect()}
+    args = [a for name, path in MODELS.items() for a in ("--model", f"{name}={path}")]
+    args += [a for name, path in maps.items() for a in ("--map", f"{name}={path}")]
+    stdin = "".join(json.dumps({"id": r["id"], "text": r["text"]}) + "\n" for r in texts)
+    expected = jsonl(cli("tag", *args, "--precision", "bf16", "--format", "jsonl", "--input", "-", stdin=stdin).stdout)
+    assert len(rows) == len(expected) == 4
+    for rec in expected:
+        assert [e.asDict() for e in rows[rec["id"]]["entities"]] == entity_fields(rec["entities"]), rec["id"]
+    assert sum(len(r["entities"]) for r in rows.values()) > 0
+
+
 def test_pipe_rdd_equals_the_cli(spark, maps, cli, cli_records):
     from maskner.spark import pipe_rdd
 

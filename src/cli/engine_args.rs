@@ -3,6 +3,7 @@
 //! outside.
 
 use crate::engine::{EngineConfig, EngineOptions, OptionSpelling};
+use crate::mlm::Precision;
 use crate::token_classify::Aggregation;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,10 @@ pub struct EngineArgs {
     /// Reproduce the reference's exact numerics and quirks (listed in `src/compat.rs`).
     #[arg(long)]
     pub compat: bool,
+    /// How the masked-LM members hold their weight matrices: fp32 (default), or bf16 for half
+    /// the memory at near-fp32 accuracy (the arithmetic stays fp32; see the README).
+    #[arg(long, value_enum, value_name = "PRECISION")]
+    pub precision: Option<Precision>,
 }
 
 impl EngineArgs {
@@ -43,6 +48,7 @@ impl EngineArgs {
             || self.aggregation.is_some()
             || self.stride.is_some()
             || self.compat
+            || self.precision.is_some()
     }
 
     /// The configuration: `file` (or the default ensemble) with the flags applied by
@@ -70,6 +76,7 @@ impl EngineArgs {
             aggregation: self.aggregation,
             stride: self.stride,
             compat: self.compat,
+            precision: self.precision,
         };
         Ok(options.apply(base, OptionSpelling::Cli)?)
     }

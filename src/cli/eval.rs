@@ -170,7 +170,7 @@ pub fn run(args: Args) -> super::CheckResult {
     }
     if args.dataset.engine.given() {
         bail!(
-            "--model, --map, --labels, --members, --aggregation, --stride and --compat run the engine: they need --dataset DIR --split devel|test"
+            "--model, --map, --labels, --members, --aggregation, --stride, --compat and --precision run the engine: they need --dataset DIR --split devel|test"
         );
     }
     let (Some(gold), Some(pred), Some(config)) = (&args.files.gold, &args.files.pred, &args.files.config) else {

@@ -3,7 +3,7 @@
 use super::input::{self, Record, Source};
 use super::progress::bar;
 use crate::engine::{FillRequest, FillResult, TokenScore, fill_mask};
-use crate::mlm::{self, MaskedLm};
+use crate::mlm::{self, MaskedLm, Precision};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -35,6 +35,10 @@ pub struct Args {
     /// decides the layout, and a line that contradicts it is an error record).
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
+    /// How the model holds its weight matrices: fp32, or bf16 for half the memory (the
+    /// arithmetic stays fp32; see the README).
+    #[arg(long, value_enum, default_value = "fp32", value_name = "PRECISION")]
+    precision: Precision,
     /// Texts containing [MASK] (or --input, not both).
     #[arg(conflicts_with = "input")]
     texts: Vec<String>,
@@ -65,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.top_k == 0 {
         anyhow::bail!("--top-k must be at least 1");
     }
-    let model = mlm::load_model(&args.model)?;
+    let model = mlm::load_model_with(&args.model, args.precision)?;
     let source = match &args.input {
         Some(p) => Source::File(p),
         None => Source::Args(&args.texts),

@@ -7,6 +7,7 @@ use crate::compat::Numerics;
 use crate::ensemble::{EnsembleConfig, MemberConfig, SecondCsRule};
 use crate::entity_map::Taxonomy;
 use crate::error::{Error, ErrorKind, Result};
+use crate::mlm::Precision;
 use crate::token_classify::{self, Aggregation};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -125,6 +126,10 @@ pub struct EngineConfig {
     /// Seed directory for maps built on first use; default: the built-in lists.
     #[serde(default)]
     pub seeds: Option<PathBuf>,
+    /// How the masked-LM members hold their weight matrices: `fp32` (default) or `bf16` (half
+    /// the memory; see [`Precision`]).
+    #[serde(default)]
+    pub precision: Precision,
     #[serde(skip)]
     pub numerics: Numerics,
     /// The file this configuration was read from, named in errors about its settings.
@@ -168,6 +173,7 @@ impl EngineConfig {
             second_cs: SecondCsRule::Reference,
             taxonomy: default_taxonomy(),
             seeds: None,
+            precision: Precision::Fp32,
             numerics: Numerics::Fixed,
             source: None,
         }
@@ -335,6 +341,8 @@ pub struct EngineOptions {
     pub stride: Option<usize>,
     /// The reference's numerics and quirks.
     pub compat: bool,
+    /// How the masked-LM members hold their weights (default: the base's).
+    pub precision: Option<Precision>,
 }
 
 /// How errors name the options: as the CLI's flags (`--model bio=x`) or as the Python
@@ -381,6 +389,9 @@ impl EngineOptions {
                 Some(value.clone());
         }
         cfg.classifier_options(self.aggregation, self.stride, spelling)?;
+        if let Some(p) = self.precision {
+            cfg.precision = p;
+        }
         Ok(cfg.with_compat(self.compat))
     }
 }
@@ -444,9 +455,11 @@ mod tests {
             models: vec![("phi".into(), "m".into())],
             maps: vec![("phi".into(), "d".into())],
             compat: true,
+            precision: Some(Precision::Bf16),
             ..EngineOptions::default()
         };
         let cfg = opts.apply(EngineConfig::reference_default(), OptionSpelling::Python).unwrap();
+        assert_eq!(cfg.precision, Precision::Bf16);
         assert_eq!(cfg.members.len(), 1);
         assert_eq!((cfg.members[0].model.as_str(), cfg.members[0].map.as_deref()), ("m", Some(Path::new("d"))));
         assert_eq!(cfg.numerics, Numerics::from_compat_flag(true));

@@ -6,6 +6,7 @@ use crate::compat::Numerics;
 use crate::entity_map::Group;
 use crate::entity_map::store::MapMeta;
 use crate::entity_map::taxonomy::GroupEntry;
+use crate::mlm::Precision;
 use crate::token_classify::Aggregation;
 use serde::Serialize;
 
@@ -46,6 +47,8 @@ pub enum MemberDetails {
         precedence: Vec<String>,
         vocab_size: usize,
         max_len: usize,
+        /// How the model holds its weight matrices (`fp32` or `bf16`).
+        precision: Precision,
         map: MapMeta,
     },
     TokenClassifier {
@@ -75,6 +78,7 @@ impl Engine {
                             precedence: m.spec.precedence.clone(),
                             vocab_size: lm.tokenizer().vocab_size(),
                             max_len: lm.max_len(),
+                            precision: lm.precision(),
                             map: map.meta().clone(),
                         },
                     ),

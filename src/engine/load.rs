@@ -94,7 +94,7 @@ fn load_member(
             Ok(MemberModel::Classifier { tc, aggregation: spec.aggregation.unwrap_or(Aggregation::First) })
         }
         Plan::Mlm { dir, map } => {
-            let lm = MaskedLm::load(&spec.model, &dir)
+            let lm = MaskedLm::load_with(&spec.model, &dir, config.precision)
                 .with_context(|| format!("{member}: loading model {}", spec.model))
                 .map_err(|e| config.files(e))?;
             if !lm.has_mlm_head() {

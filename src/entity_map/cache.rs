@@ -8,10 +8,10 @@
 use super::build::{self, BuildOptions, BuildStats};
 use super::neighbours::Embeddings;
 use super::seeds::{Fnv, SeedSet};
-use super::space;
+use super::space::{self, Space};
 use super::store::{EntityMap, FORMAT_VERSION, MapMeta, cache_root, vocab_hash};
 use super::taxonomy::Taxonomy;
-use crate::mlm::MaskedLm;
+use crate::mlm::{MaskedLm, Precision};
 use crate::progress::{self, Progress};
 use candle_core::Tensor;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,10 @@ pub fn map_dir(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy: &T
     h.write(taxonomy.name().as_bytes());
     h.write(&FORMAT_VERSION.to_le_bytes());
     h.write(&embedding_fingerprint(lm.word_embeddings()).to_le_bytes());
+    if opts.space != Space::Input && lm.precision() != Precision::Fp32 {
+        // a contextual space runs the model, whose outputs change with its precision
+        h.write(lm.precision().to_string().as_bytes());
+    }
     let shown = if lm.dir().is_dir() && Path::new(lm.name()).is_dir() {
         lm.dir().canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
     } else {
@@ -47,7 +51,8 @@ pub fn map_dir(lm: &MaskedLm, seeds: &SeedSet, opts: &BuildOptions, taxonomy: &T
 }
 
 /// A hash of up to 256 evenly spaced rows of the embedding matrix: cheap at every start, and
-/// different for any two real models.
+/// different for any two real models. The values are hashed rounded to bf16, so a model held
+/// in bf16 ([`Precision::Bf16`]) finds the map built from its fp32 embeddings.
 fn embedding_fingerprint(emb: &Tensor) -> u64 {
     let rows = emb.dims().first().copied().unwrap_or(0);
     let picked: Vec<u32> = (0..rows).step_by((rows / 256).max(1)).map(|r| r as u32).collect();
@@ -55,9 +60,10 @@ fn embedding_fingerprint(emb: &Tensor) -> u64 {
     let values = Tensor::new(picked.as_slice(), emb.device())
         .and_then(|ids| emb.index_select(&ids, 0))
         .and_then(|t| t.flatten_all())
-        .and_then(|t| t.to_vec1::<f32>());
+        .and_then(|t| t.to_dtype(candle_core::DType::BF16))
+        .and_then(|t| t.to_vec1::<half::bf16>());
     match values {
-        Ok(v) => v.iter().for_each(|x| h.write(&x.to_le_bytes())),
+        Ok(v) => v.iter().for_each(|x| h.write(&x.to_bits().to_le_bytes())),
         Err(_) => h.write(b"unreadable"),
     }
     h.finish()

@@ -52,7 +52,7 @@ const CONTEXTUAL_BATCH: usize = 2048;
 /// called after each batch of the contextual pass.
 pub fn embeddings(lm: &MaskedLm, space: Space, progress: &(dyn Fn(usize, usize) + Sync)) -> anyhow::Result<Embeddings> {
     let vocab = lm.tokenizer().vocab().len();
-    let input = || Embeddings::from_tensor(&lm.word_embeddings().narrow(0, 0, vocab)?);
+    let input = || Embeddings::from_tensor(&lm.word_embeddings_f32()?.narrow(0, 0, vocab)?);
     match space {
         Space::Input => input(),
         Space::Contextual => contextual(lm, progress),

@@ -22,7 +22,7 @@
 use super::config::BertConfig;
 use super::weights::Weights;
 use crate::nn::{LayerNorm, Linear, Threads, kernels};
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 /// Minimum height of the packed matrices; see the module documentation.
 pub const MIN_ROWS: usize = 16;
@@ -155,7 +155,8 @@ impl Bert {
         self.head.is_some()
     }
 
-    /// The input word-embedding matrix `[vocab, hidden]` (what descriptor maps are built from).
+    /// The input word-embedding matrix `[vocab, hidden]` as held: f32, or bf16 under
+    /// [`crate::nn::Precision::Bf16`].
     pub fn word_embeddings(&self) -> &Tensor {
         &self.word_embeddings
     }
@@ -190,11 +191,10 @@ impl Bert {
         let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
         let ids_t = Tensor::new(ids, &self.device)?;
         let pos_t = Tensor::new(positions.as_slice(), &self.device)?;
-        let emb = self
-            .word_embeddings
-            .index_select(&ids_t, 0)?
-            .broadcast_add(&self.token_type_row)?
-            .add(&self.position_embeddings.index_select(&pos_t, 0)?)?;
+        let words = self.word_embeddings.index_select(&ids_t, 0)?;
+        // bf16 word embeddings (`Precision::Bf16`) are widened row by row here
+        let words = if words.dtype() == DType::F32 { words } else { words.to_dtype(DType::F32)? };
+        let emb = words.broadcast_add(&self.token_type_row)?.add(&self.position_embeddings.index_select(&pos_t, 0)?)?;
         let mut x: Vec<f32> = emb.flatten_all()?.to_vec1()?;
         self.emb_ln.forward_rows(&mut x, threads);
         for layer in &self.layers {

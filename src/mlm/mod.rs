@@ -13,6 +13,7 @@ use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+pub use crate::nn::Precision;
 use crate::nn::Threads;
 pub use config::BertConfig;
 pub use rank::{Logits, Prediction};
@@ -40,12 +41,18 @@ pub struct MaskedLm {
     tokenizer: WordPieceTokenizer,
     bert: bert::Bert,
     token_budget: usize,
+    precision: Precision,
 }
 
 impl MaskedLm {
     /// Loads a model from a directory holding `config.json`, weights and tokenizer files.
     /// `name` is how the user named it (hub id or path), kept for messages and outputs.
     pub fn load(name: &str, dir: &Path) -> anyhow::Result<Self> {
+        Self::load_with(name, dir, Precision::Fp32)
+    }
+
+    /// [`MaskedLm::load`] with the weight matrices held at `precision`.
+    pub fn load_with(name: &str, dir: &Path, precision: Precision) -> anyhow::Result<Self> {
         let device = Device::Cpu;
         let config = BertConfig::from_file(&dir.join("config.json"))?;
         let tokenizer = WordPieceTokenizer::from_dir(dir, config.do_lower_case)?;
@@ -57,11 +64,11 @@ impl MaskedLm {
                 config.vocab_size
             );
         }
-        let weights = weights::Weights::from_dir(dir, &device)?;
+        let weights = weights::Weights::from_dir_with(dir, &device, precision)?;
         let bert = bert::Bert::load(&weights, &config, &device)?;
         drop(weights);
         let bert = bert.prepare()?;
-        Ok(Self { name: name.to_string(), dir: dir.to_path_buf(), tokenizer, bert, token_budget: DEFAULT_TOKEN_BUDGET })
+        Ok(Self { name: name.to_string(), dir: dir.to_path_buf(), tokenizer, bert, token_budget: DEFAULT_TOKEN_BUDGET, precision })
     }
 
     pub fn name(&self) -> &str {
@@ -93,9 +100,27 @@ impl MaskedLm {
         self.token_budget = budget.max(1);
     }
 
-    /// The input word-embedding matrix `[vocab, hidden]`.
+    /// How the weight matrices are held.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The input word-embedding matrix `[vocab, hidden]` as held: f32, or bf16 under
+    /// [`Precision::Bf16`].
     pub fn word_embeddings(&self) -> &Tensor {
         self.bert.word_embeddings()
+    }
+
+    /// The input word embeddings in full fp32 precision, which descriptor maps are built from
+    /// whatever the model runs at: the held matrix, or under [`Precision::Bf16`] the
+    /// checkpoint's, read again from its file (so a map built under bf16 equals the fp32 one).
+    pub fn word_embeddings_f32(&self) -> anyhow::Result<Tensor> {
+        if self.word_embeddings().dtype() == candle_core::DType::F32 {
+            return Ok(self.word_embeddings().clone());
+        }
+        let weights = weights::Weights::from_dir(&self.dir, &Device::Cpu)?;
+        let c = self.config();
+        weights.get("bert.embeddings.word_embeddings.weight", &[c.vocab_size, c.hidden_size])
     }
 
     /// Logits at every requested position of every input, in input order
@@ -227,6 +252,11 @@ fn pack(chunk: &[MlmInput]) -> (Vec<u32>, Vec<usize>) {
 
 /// Loads a model by hub id or local directory (see [`crate::hub::resolve`]).
 pub fn load_model(spec: &str) -> anyhow::Result<MaskedLm> {
+    load_model_with(spec, Precision::Fp32)
+}
+
+/// [`load_model`] with the weight matrices held at `precision`.
+pub fn load_model_with(spec: &str, precision: Precision) -> anyhow::Result<MaskedLm> {
     let dir = crate::hub::resolve(spec)?;
-    MaskedLm::load(spec, &dir).with_context(|| format!("loading model {spec}"))
+    MaskedLm::load_with(spec, &dir, precision).with_context(|| format!("loading model {spec}"))
 }

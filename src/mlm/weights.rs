@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
+use crate::nn::Precision;
+
 /// All tensors of a checkpoint under canonical names (`bert.…`, `cls.…`, LayerNorm `weight`/`bias`).
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
@@ -19,22 +21,29 @@ pub struct Weights {
 impl Weights {
     /// Loads `model.safetensors` (or its sharded index) if present, else `pytorch_model.bin`.
     pub fn from_dir(dir: &Path, device: &Device) -> anyhow::Result<Self> {
+        Self::from_dir_with(dir, device, Precision::Fp32)
+    }
+
+    /// [`Weights::from_dir`], with the weight matrices held at `precision` (see
+    /// [`holds_bf16`]): each is rounded as it is read, so the checkpoint is never held whole in
+    /// fp32 (a safetensors one; a PyTorch `.bin` is read whole first anyway).
+    pub fn from_dir_with(dir: &Path, device: &Device, precision: Precision) -> anyhow::Result<Self> {
         let st = dir.join("model.safetensors");
         let st_index = dir.join("model.safetensors.index.json");
         let bin = dir.join("pytorch_model.bin");
         if st.is_file() {
-            Self::from_safetensors(std::slice::from_ref(&st), &st, device)
+            Self::from_safetensors(std::slice::from_ref(&st), &st, device, precision)
         } else if st_index.is_file() {
             let shards = shard_files(&st_index)?;
-            Self::from_safetensors(&shards, &st_index, device)
+            Self::from_safetensors(&shards, &st_index, device, precision)
         } else if bin.is_file() {
-            Self::from_pytorch_bin(&bin, device)
+            Self::from_pytorch_bin(&bin, device, precision)
         } else {
             bail!("{}: no model weights (expected model.safetensors or pytorch_model.bin)", dir.display())
         }
     }
 
-    fn from_safetensors(files: &[PathBuf], source: &Path, device: &Device) -> anyhow::Result<Self> {
+    fn from_safetensors(files: &[PathBuf], source: &Path, device: &Device, precision: Precision) -> anyhow::Result<Self> {
         let (mut tensors, mut non_float) = (HashMap::new(), HashMap::new());
         for file in files {
             let f = std::fs::File::open(file).with_context(|| format!("{}: cannot read", file.display()))?;
@@ -44,7 +53,8 @@ impl Weights {
             let st = safetensors::SafeTensors::deserialize(&mm)
                 .map_err(|e| anyhow!("{}: not a valid safetensors file ({e}); download it again", file.display()))?;
             let release = |view: &safetensors::tensor::TensorView<'_>| release_pages(&mm, view.data());
-            load_views(st.tensors(), &mut tensors, &mut non_float, device, release).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            load_views(st.tensors(), &mut tensors, &mut non_float, device, precision, release)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
         }
         Self::finish_with(tensors, non_float, source)
     }
@@ -56,11 +66,12 @@ impl Weights {
         let st = candle_core::safetensors::SliceSafetensors::new(bytes)
             .map_err(|e| anyhow!("{}: not a valid safetensors file ({e}); download it again", source.display()))?;
         let (mut tensors, mut non_float) = (HashMap::new(), HashMap::new());
-        load_views(st.tensors(), &mut tensors, &mut non_float, device, |_| {}).map_err(|e| anyhow!("{}: {e}", source.display()))?;
+        load_views(st.tensors(), &mut tensors, &mut non_float, device, Precision::Fp32, |_| {})
+            .map_err(|e| anyhow!("{}: {e}", source.display()))?;
         Self::finish_with(tensors, non_float, source)
     }
 
-    fn from_pytorch_bin(path: &Path, device: &Device) -> anyhow::Result<Self> {
+    fn from_pytorch_bin(path: &Path, device: &Device, precision: Precision) -> anyhow::Result<Self> {
         let source = path.display().to_string();
         let mut file = std::fs::File::open(path).with_context(|| format!("{source}: cannot read"))?;
         let len = file.metadata().with_context(|| format!("{source}: cannot read"))?.len();
@@ -69,7 +80,7 @@ impl Weights {
         check_zip_magic(&magic[..got], &source)?;
         file.rewind().with_context(|| format!("{source}: cannot read"))?;
         let list = crate::mlm::pytorch::read_checkpoint(std::io::BufReader::new(file), len, &source)?;
-        Self::from_list(list, path, device)
+        Self::from_list(list, path, device, precision)
     }
 
     /// Loads a PyTorch zip checkpoint held in memory (the same reader as for a file; for the
@@ -77,19 +88,21 @@ impl Weights {
     pub fn from_pytorch_bin_bytes(bytes: &[u8], source_name: &str, device: &Device) -> anyhow::Result<Self> {
         check_zip_magic(bytes, source_name)?;
         let list = crate::mlm::pytorch::read_checkpoint(std::io::Cursor::new(bytes), bytes.len() as u64, source_name)?;
-        Self::from_list(list, Path::new(source_name), device)
+        Self::from_list(list, Path::new(source_name), device, Precision::Fp32)
     }
 
-    fn from_list(list: Vec<(String, Tensor)>, source: &Path, device: &Device) -> anyhow::Result<Self> {
+    fn from_list(list: Vec<(String, Tensor)>, source: &Path, device: &Device, precision: Precision) -> anyhow::Result<Self> {
         let mut tensors = HashMap::with_capacity(list.len());
         for (name, t) in list {
-            tensors.insert(name, t.to_device(device)?);
+            let t = t.to_device(device)?;
+            let t = if is_float(t.dtype()) { settle(&name, t, precision).map_err(|e| anyhow!("{}: {e}", source.display()))? } else { t };
+            tensors.insert(name, t);
         }
         Self::finish_with(tensors, HashMap::new(), source)
     }
 
-    /// Checks every float tensor's values (finite), converts it to f32 and files it under its
-    /// canonical name; tensors of other dtypes are set aside (see [`Weights::get`]).
+    /// Files every float tensor (already [`settle`]d) under its canonical name; tensors of
+    /// other dtypes are set aside (see [`Weights::get`]).
     fn finish_with(raw: HashMap<String, Tensor>, mut non_float: HashMap<String, String>, source: &Path) -> anyhow::Result<Self> {
         if raw.is_empty() && non_float.is_empty() {
             bail!("{}: the checkpoint holds no tensors", source.display());
@@ -101,8 +114,6 @@ impl Weights {
                 non_float.insert(canonical_name(&name), format!("{:?}", t.dtype()));
                 continue;
             }
-            let t = if t.dtype() == DType::F32 { t } else { t.to_dtype(DType::F32)? };
-            check_finite(&name, &t).map_err(|e| anyhow!("{}: {e}", source.display()))?;
             let key = canonical_name(&name);
             if tensors.insert(key.clone(), t).is_some() {
                 bail!("{}: two tensors are both named {key} once prefixes are normalised; the checkpoint is ambiguous", source.display());
@@ -156,6 +167,7 @@ fn load_views<'a>(
     out: &mut HashMap<String, Tensor>,
     non_float: &mut HashMap<String, String>,
     device: &Device,
+    precision: Precision,
     copied: impl Fn(&safetensors::tensor::TensorView<'a>),
 ) -> anyhow::Result<()> {
     use candle_core::safetensors::Load;
@@ -164,6 +176,7 @@ fn load_views<'a>(
             Ok(dtype) if is_float(dtype) => {
                 let t = view.load(device).map_err(|e| anyhow!("cannot read tensor {name}: {e}"))?;
                 copied(&view);
+                let t = settle(&name, t, precision)?;
                 out.insert(name, t);
             }
             _ => {
@@ -198,6 +211,28 @@ fn release_pages(map: &memmap2::Mmap, data: &[u8]) {
 }
 
 const DTYPE_ADVICE: &str = "but model weights must be float32, float16 or bfloat16; the file is corrupt or not a model checkpoint";
+
+/// A float tensor as the model holds it: converted to f32, its values checked (finite), then
+/// rounded to bf16 if `precision` asks for it and it is a weight matrix ([`holds_bf16`]).
+fn settle(name: &str, t: Tensor, precision: Precision) -> anyhow::Result<Tensor> {
+    let t = if t.dtype() == DType::F32 { t } else { t.to_dtype(DType::F32)? };
+    check_finite(name, &t)?;
+    if precision == Precision::Bf16 && holds_bf16(&canonical_name(name), t.dims()) {
+        return Ok(t.to_dtype(DType::BF16)?);
+    }
+    Ok(t)
+}
+
+/// Whether a tensor is held in bf16 under [`Precision::Bf16`]: every weight matrix (word
+/// embeddings, linear layers, decoder), which is nearly all of a model's memory. The position
+/// and token-type tables are small and added row by row, so they stay fp32, like every bias
+/// and LayerNorm vector.
+pub fn holds_bf16(canonical: &str, dims: &[usize]) -> bool {
+    dims.len() == 2
+        && canonical.ends_with(".weight")
+        && !canonical.ends_with("position_embeddings.weight")
+        && !canonical.ends_with("token_type_embeddings.weight")
+}
 
 /// The dtypes weights may have (converted to f32 at load).
 fn is_float(dtype: DType) -> bool {

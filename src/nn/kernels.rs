@@ -89,24 +89,103 @@ pub fn linear(
     threads: Threads,
 ) -> Vec<f32> {
     debug_assert_eq!(w.len(), n * k);
-    let rows = x.len() / k.max(1);
-    let mut y = match bias {
+    let mut y = biased_output(x.len() / k.max(1), n, bias);
+    product(x, k, w, n, layout, &mut y, n, bias.is_some(), threads);
+    if let Some(act) = act {
+        activate_in_place(&mut y, act, threads);
+    }
+    y
+}
+
+/// Output columns per widened block in [`linear_bf16`]: a `[256, 768]` block is 0.75 MB of
+/// fp32, which stays in L2 while `gemm` reads it, and 256-column products still run at
+/// 85-90 % of one whole product (docs/benchmarks.md).
+const BF16_BLOCK: usize = 256;
+
+/// [`linear`] for a bf16 weight stored as `layout` says: each block of [`BF16_BLOCK`] output
+/// columns is widened to fp32 (exactly: bf16 is the top half of an fp32) into a scratch buffer,
+/// in the same layout, and multiplied there, so the arithmetic is fp32 and the whole weight is
+/// never held in fp32. Every column block sums over `k` in the same order whatever the batch,
+/// so results stay batch-invariant.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_bf16(
+    x: &[f32],
+    k: usize,
+    w: &[half::bf16],
+    n: usize,
+    layout: WeightLayout,
+    bias: Option<&[f32]>,
+    act: Option<Activation>,
+    threads: Threads,
+) -> Vec<f32> {
+    debug_assert_eq!(w.len(), n * k);
+    let mut y = biased_output(x.len() / k.max(1), n, bias);
+    // a narrow last block joins the one before: `gemm` would take a few columns by another
+    // kernel, summing in another order for small batches than for large ones
+    let widest = if n < BF16_BLOCK + 32 { n } else { BF16_BLOCK + 31 };
+    let mut block = vec![0f32; widest * k];
+    let mut j0 = 0;
+    while j0 < n {
+        let cols = if n - j0 < BF16_BLOCK + 32 { n - j0 } else { BF16_BLOCK };
+        let block = &mut block[..cols * k];
+        match layout {
+            // rows j0.. of [n, k]: one run
+            WeightLayout::OutIn => widen_bf16(&w[j0 * k..(j0 + cols) * k], block),
+            // columns j0.. of [k, n]: a run per row, into [k, cols]
+            WeightLayout::InOut => {
+                for (kk, row) in block.chunks_exact_mut(cols).enumerate() {
+                    widen_bf16(&w[kk * n + j0..kk * n + j0 + cols], row);
+                }
+            }
+        }
+        product(x, k, block, cols, layout, &mut y[j0..], n, bias.is_some(), threads);
+        j0 += cols;
+    }
+    if let Some(act) = act {
+        activate_in_place(&mut y, act, threads);
+    }
+    y
+}
+
+/// A `[rows, n]` output holding the bias in every row (the product then adds into it), or
+/// zeros.
+fn biased_output(rows: usize, n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    match bias {
         Some(b) => b.repeat(rows),
         None => vec![0f32; rows * n],
-    };
+    }
+}
+
+multiversion!(fn widen_bf16(src: &[half::bf16], dst: &mut [f32]) => widen_bf16_body);
+
+#[inline(always)]
+fn widen_bf16_body(src: &[half::bf16], dst: &mut [f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = f32::from_bits(u32::from(s.to_bits()) << 16);
+    }
+}
+
+/// `y (+)= x · Wᵀ` into the first `n` columns of each `ldy`-wide row of `y`, for `x` =
+/// `[rows, k]` and `W` = `[n, k]` stored as `layout` says; `read_dst` adds to what `y` holds.
+#[allow(clippy::too_many_arguments)]
+fn product(x: &[f32], k: usize, w: &[f32], n: usize, layout: WeightLayout, y: &mut [f32], ldy: usize, read_dst: bool, threads: Threads) {
+    let rows = x.len() / k.max(1);
+    if rows == 0 || n == 0 {
+        return;
+    }
+    assert!(w.len() >= n * k && y.len() >= (rows - 1) * ldy + n, "product operands are smaller than their shapes");
     let pool = rayon::current_num_threads();
     let parallelism = if threads == Threads::Pool && pool > 1 { Parallelism::Rayon(pool) } else { Parallelism::None };
-    let read_dst = bias.is_some();
     // (m, n) of the product, then (column, row) strides of the output, left and right operand
     // (element (i, j) at i*rs + j*cs)
     let (pm, pn, dst, lhs, rhs) = match layout {
         // y = x · Wᵀ, W read as its transpose: element (kk, j) at j*k + kk
-        WeightLayout::OutIn => (rows, n, (1, n as isize), (x.as_ptr(), 1, k as isize), (w.as_ptr(), k as isize, 1)),
-        // yᵀ = W · xᵀ: yᵀ (j, i) at i*n + j, W (j, kk) at kk*n + j, xᵀ (kk, i) at i*k + kk
-        WeightLayout::InOut => (n, rows, (n as isize, 1), (w.as_ptr(), n as isize, 1), (x.as_ptr(), k as isize, 1)),
+        WeightLayout::OutIn => (rows, n, (1, ldy as isize), (x.as_ptr(), 1, k as isize), (w.as_ptr(), k as isize, 1)),
+        // yᵀ = W · xᵀ: yᵀ (j, i) at i*ldy + j, W (j, kk) at kk*n + j, xᵀ (kk, i) at i*k + kk
+        WeightLayout::InOut => (n, rows, (ldy as isize, 1), (w.as_ptr(), n as isize, 1), (x.as_ptr(), k as isize, 1)),
     };
-    // SAFETY: y is rows x n and x rows x k, row-major; w is n x k (OutIn) or k x n (InOut),
-    // row-major; the strides above describe exactly these.
+    // SAFETY: x is rows x k and w n x k (OutIn) or k x n (InOut), row-major; y holds `rows`
+    // rows of stride ldy >= n (checked above); the strides above describe exactly these.
     unsafe {
         gemm::gemm(
             pm,
@@ -130,16 +209,101 @@ pub fn linear(
             parallelism,
         )
     };
-    if let Some(act) = act {
-        activate_in_place(&mut y, act, threads);
-    }
-    y
 }
 
 /// `[rows, cols]` -> `[cols, rows]`; see [`transpose_stacked`].
-pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub fn transpose<T: Element>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
     debug_assert_eq!(src.len(), rows * cols);
     transpose_stacked(&[src], cols)
+}
+
+/// A matrix element the transposes move: f32 (through AVX registers where the CPU has them)
+/// or bf16 (value by value).
+pub trait Element: Copy + Default + Send + Sync {
+    /// Transposes the 8 x 8 block at `src` (row stride `ss`) into `dst` (row stride `ds`) if
+    /// this type has a fast path on this CPU; `false` leaves it to the caller.
+    ///
+    /// # Safety
+    /// `src` must hold 8 readable rows of 8 and `dst` 8 writable rows of 8 at those strides.
+    unsafe fn block8(src: *const Self, ss: usize, dst: *mut Self, ds: usize) -> bool;
+
+    /// Whether [`Element::block8`] does the work on this CPU.
+    fn has_block8() -> bool;
+}
+
+impl Element for f32 {
+    unsafe fn block8(src: *const f32, ss: usize, dst: *mut f32, ds: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: the caller's guarantee, and `has_block8` (AVX) was checked before.
+            unsafe { transpose8x8(src, ss, dst, ds) };
+            true
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (src, ss, dst, ds);
+            false
+        }
+    }
+
+    fn has_block8() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return std::arch::is_x86_feature_detected!("avx");
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+}
+
+impl Element for half::bf16 {
+    unsafe fn block8(src: *const Self, ss: usize, dst: *mut Self, ds: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: the caller's guarantee; SSE2 is part of x86-64.
+            unsafe { transpose8x8_u16(src.cast(), ss, dst.cast(), ds) };
+            true
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (src, ss, dst, ds);
+            false
+        }
+    }
+
+    fn has_block8() -> bool {
+        cfg!(target_arch = "x86_64")
+    }
+}
+
+/// [`transpose8x8`] for 16-bit values in SSE2 registers: three rounds of interleaving (16-,
+/// 32-, then 64-bit units) turn eight rows into eight columns.
+#[cfg(target_arch = "x86_64")]
+unsafe fn transpose8x8_u16(src: *const u16, ss: usize, dst: *mut u16, ds: usize) {
+    use std::arch::x86_64::*;
+    // SAFETY (whole body): the caller guarantees 8 readable rows of 8 at `src` and 8 writable
+    // rows of 8 at `dst`; unaligned loads and stores.
+    unsafe {
+        let r: [__m128i; 8] = std::array::from_fn(|i| _mm_loadu_si128(src.add(i * ss).cast()));
+        let a: [__m128i; 8] = std::array::from_fn(|i| {
+            let (x, y) = (r[(i / 2) * 2], r[(i / 2) * 2 + 1]);
+            if i % 2 == 0 { _mm_unpacklo_epi16(x, y) } else { _mm_unpackhi_epi16(x, y) }
+        });
+        // a[0] = r0r1 cols 0-3, a[1] = r0r1 cols 4-7, a[2] = r2r3 cols 0-3, ...
+        let b = [
+            _mm_unpacklo_epi32(a[0], a[2]),
+            _mm_unpackhi_epi32(a[0], a[2]),
+            _mm_unpacklo_epi32(a[1], a[3]),
+            _mm_unpackhi_epi32(a[1], a[3]),
+            _mm_unpacklo_epi32(a[4], a[6]),
+            _mm_unpackhi_epi32(a[4], a[6]),
+            _mm_unpacklo_epi32(a[5], a[7]),
+            _mm_unpackhi_epi32(a[5], a[7]),
+        ];
+        // b[j] (j < 4) = rows 0-3 of columns 2j, 2j+1; b[j + 4] the same for rows 4-7
+        for j in 0..4 {
+            _mm_storeu_si128(dst.add(2 * j * ds).cast(), _mm_unpacklo_epi64(b[j], b[j + 4]));
+            _mm_storeu_si128(dst.add((2 * j + 1) * ds).cast(), _mm_unpackhi_epi64(b[j], b[j + 4]));
+        }
+    }
 }
 
 /// The transpose of matrices stacked along their rows (each `[rows_i, cols]`, `rows_i` =
@@ -149,39 +313,32 @@ pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 ///
 /// In parallel over bands of 32 output rows; inside a band, 8 x 8 blocks go through AVX
 /// registers where the CPU has them, the edges value by value.
-pub fn transpose_stacked(parts: &[&[f32]], cols: usize) -> Vec<f32> {
+pub fn transpose_stacked<T: Element>(parts: &[&[T]], cols: usize) -> Vec<T> {
     const BAND: usize = 32;
     let ld: usize = parts.iter().map(|p| p.len() / cols.max(1)).sum();
-    let mut dst = vec![0f32; ld * cols];
+    let mut dst = vec![T::default(); ld * cols];
     if ld == 0 || cols == 0 {
         return dst;
     }
-    #[cfg(target_arch = "x86_64")]
-    let avx = std::arch::is_x86_feature_detected!("avx");
+    let fast = T::has_block8();
     dst.par_chunks_mut(BAND * ld).enumerate().for_each(|(band, out)| {
         let c0 = band * BAND;
         let width = out.len() / ld;
         let mut col0 = 0;
         for src in parts {
             let rows = src.len() / cols;
-            #[cfg(target_arch = "x86_64")]
-            let done = if avx && width.is_multiple_of(8) {
-                let mut r = 0;
-                while r + 8 <= rows {
+            let mut done = 0;
+            if fast && width.is_multiple_of(8) {
+                while done + 8 <= rows {
                     for c in (0..width).step_by(8) {
-                        // SAFETY: rows r..r+8 and columns c0+c..c0+c+8 lie inside `src`
-                        // (rows x cols); output rows c..c+8, columns col0+r..col0+r+8 inside
-                        // `out` (width x ld); AVX was detected above.
-                        unsafe { transpose8x8(src.as_ptr().add(r * cols + c0 + c), cols, out.as_mut_ptr().add(c * ld + col0 + r), ld) };
+                        // SAFETY: rows done..done+8 and columns c0+c..c0+c+8 lie inside `src`
+                        // (rows x cols); output rows c..c+8, columns col0+done..col0+done+8
+                        // inside `out` (width x ld).
+                        unsafe { T::block8(src.as_ptr().add(done * cols + c0 + c), cols, out.as_mut_ptr().add(c * ld + col0 + done), ld) };
                     }
-                    r += 8;
+                    done += 8;
                 }
-                r
-            } else {
-                0
-            };
-            #[cfg(not(target_arch = "x86_64"))]
-            let done = 0;
+            }
             for rr in done..rows {
                 for c in 0..width {
                     out[c * ld + col0 + rr] = src[rr * cols + c0 + c];
@@ -460,7 +617,7 @@ mod tests {
                 }
             }
         }
-        assert!(transpose(&[], 0, 5).is_empty());
+        assert!(transpose::<f32>(&[], 0, 5).is_empty());
         // stacked: the same as concatenating, then transposing
         let (a, b): (Vec<f32>, Vec<f32>) = ((0..24 * 16).map(|i| i as f32).collect(), (0..13 * 16).map(|i| -(i as f32)).collect());
         let joined: Vec<f32> = a.iter().chain(&b).copied().collect();
@@ -484,6 +641,56 @@ mod tests {
         }
         let relu = linear(&x, k, &w, n, WeightLayout::OutIn, None, Some(Activation::Relu), Threads::One);
         assert!(relu.iter().all(|&v| v >= 0.0) && relu.iter().any(|&v| v > 0.0));
+    }
+
+    /// Wide enough for several column blocks and a narrow tail that joins the last one
+    /// (n = 2 * 256 + 20): every column must match the fp32 product on the widened weight,
+    /// and rows must not depend on how many others run with them.
+    #[test]
+    fn linear_bf16_matches_fp32_on_the_widened_weight_and_is_batch_invariant() {
+        let (rows, k, n) = (40, 24, 2 * BF16_BLOCK + 20);
+        let x: Vec<f32> = (0..rows * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let w32: Vec<f32> = (0..n * k).map(|i| ((i * 53 % 97) as f32 - 48.0) / 100.0 + 1e-4).collect();
+        let w16: Vec<half::bf16> = w32.iter().map(|&v| half::bf16::from_f32(v)).collect();
+        let widened: Vec<f32> = w16.iter().map(|v| v.to_f32()).collect();
+        assert!(widened != w32, "the test weight must lose precision in bf16");
+        let b: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
+        let y = linear_bf16(&x, k, &w16, n, WeightLayout::OutIn, Some(&b), None, Threads::Pool);
+        let want = linear(&x, k, &widened, n, WeightLayout::OutIn, Some(&b), None, Threads::Pool);
+        let worst = y.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-5, "bf16 product differs from the fp32 one on the widened weight by {worst}");
+        let yt = linear_bf16(&x, k, &transpose(&w16, n, k), n, WeightLayout::InOut, Some(&b), None, Threads::One);
+        let worst = yt.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-5, "bf16 product on the transposed weight differs by {worst}");
+        // the first 16 rows alone, on one thread, give the same bits
+        let alone = linear_bf16(&x[..16 * k], k, &w16, n, WeightLayout::OutIn, Some(&b), Some(Activation::Gelu), Threads::One);
+        let mut gelu = y[..16 * n].to_vec();
+        activate_in_place(&mut gelu, Activation::Gelu, Threads::One);
+        assert!(alone == gelu, "rows differ when run alone");
+    }
+
+    #[test]
+    fn bf16_transpose_moves_every_value() {
+        for (rows, cols) in [(37, 70), (64, 96), (16, 36), (9, 5)] {
+            let src: Vec<half::bf16> = (0..rows * cols).map(|i| half::bf16::from_bits(i as u16)).collect();
+            let t = transpose(&src, rows, cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(t[c * rows + r], src[r * cols + c], "({r}, {c}) of {rows} x {cols}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn widening_bf16_is_exact() {
+        let src: Vec<half::bf16> =
+            [0.0f32, -0.0, 1.0, -2.5, 1.2345, 1e-30, -6.5e4, f32::INFINITY].iter().map(|&v| half::bf16::from_f32(v)).collect();
+        let mut dst = vec![0f32; src.len()];
+        widen_bf16(&src, &mut dst);
+        for (s, d) in src.iter().zip(&dst) {
+            assert_eq!(s.to_f32().to_bits(), d.to_bits());
+        }
     }
 
     #[test]

@@ -2,19 +2,22 @@
 //! ([`crate::mlm`]) and the token classifiers ([`crate::token_classify`]): one copy, so both run
 //! the same candle ops in the same order.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
 use crate::mlm::config::Activation;
 use crate::mlm::weights::Weights;
 
 pub mod kernels;
+pub mod precision;
 
 pub use kernels::{Threads, WeightLayout};
+pub use precision::Precision;
 
-/// A dense layer `y = x · Wᵀ + b`, run by [`kernels::linear`]. Loaded with the weight as
-/// PyTorch stores it; [`Linear::prepare`] transposes it once for the faster layout.
+/// A dense layer `y = x · Wᵀ + b`, run by [`kernels::linear`] (an fp32 weight) or
+/// [`kernels::linear_bf16`] (a bf16 one, see [`Precision`]). Loaded with the weight as PyTorch
+/// stores it; [`Linear::prepare`] transposes it once for the faster layout.
 pub struct Linear {
-    /// `[out, in]` (as stored by PyTorch) or `[in, out]`, as `layout` says.
+    /// `[out, in]` (as stored by PyTorch) or `[in, out]`, as `layout` says; f32 or bf16.
     weight: Tensor,
     layout: WeightLayout,
     /// `[out]`, as a plain vector: the kernel writes it into every output row.
@@ -63,9 +66,18 @@ impl Linear {
         }
         // read every part in place (no copy before the transposing pass)
         let guards: Vec<_> = parts.iter().map(|l| l.weight.storage_and_layout()).collect();
-        let refs = guards.iter().map(|(storage, layout)| f32_values(storage, layout)).collect::<candle_core::Result<Vec<_>>>()?;
-        let t = kernels::transpose_stacked(&refs, k);
-        Ok(Self { weight: Tensor::from_vec(t, (k, rows), first.weight.device())?, layout: WeightLayout::InOut, bias })
+        let device = first.weight.device();
+        let weight = match first.weight.dtype() {
+            DType::BF16 => {
+                let refs = guards.iter().map(|(st, l)| values::<half::bf16>(st, l)).collect::<candle_core::Result<Vec<_>>>()?;
+                Tensor::from_vec(kernels::transpose_stacked(&refs, k), (k, rows), device)?
+            }
+            _ => {
+                let refs = guards.iter().map(|(st, l)| values::<f32>(st, l)).collect::<candle_core::Result<Vec<_>>>()?;
+                Tensor::from_vec(kernels::transpose_stacked(&refs, k), (k, rows), device)?
+            }
+        };
+        Ok(Self { weight, layout: WeightLayout::InOut, bias })
     }
 
     /// Transposes the weight to `[in, out]`, the layout [`kernels::linear`] runs fastest
@@ -76,8 +88,11 @@ impl Linear {
             return Ok(self);
         }
         let (n, k) = self.weight.dims2()?;
-        let t = with_f32(&self.weight, |w| kernels::transpose(w, n, k))?;
-        let weight = Tensor::from_vec(t, (k, n), self.weight.device())?;
+        let device = self.weight.device();
+        let weight = match self.weight.dtype() {
+            DType::BF16 => Tensor::from_vec(with_values(&self.weight, |w: &[half::bf16]| kernels::transpose(w, n, k))?, (k, n), device)?,
+            _ => Tensor::from_vec(with_f32(&self.weight, |w| kernels::transpose(w, n, k))?, (k, n), device)?,
+        };
         Ok(Self { weight, layout: WeightLayout::InOut, bias: self.bias })
     }
 
@@ -113,22 +128,31 @@ impl Linear {
         if wk != k {
             return Err(candle_core::Error::Msg(format!("linear layer expects width {wk}, got {k}")));
         }
-        with_f32(&self.weight, |w| kernels::linear(x, k, w, n, self.layout, self.bias.as_deref(), act, threads))
+        let bias = self.bias.as_deref();
+        match self.weight.dtype() {
+            DType::BF16 => with_values(&self.weight, |w| kernels::linear_bf16(x, k, w, n, self.layout, bias, act, threads)),
+            _ => with_f32(&self.weight, |w| kernels::linear(x, k, w, n, self.layout, bias, act, threads)),
+        }
     }
 }
 
 /// Runs `f` on the values of a contiguous f32 CPU tensor, without copying them.
 pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    Ok(f(f32_values(&storage, layout)?))
+    with_values(t, f)
 }
 
-/// The values a contiguous f32 CPU tensor's storage and layout describe.
-fn f32_values<'a>(storage: &'a candle_core::Storage, layout: &candle_core::Layout) -> candle_core::Result<&'a [f32]> {
+/// Runs `f` on the values of a contiguous CPU tensor of element type `T`, without copying them.
+pub fn with_values<T: candle_core::WithDType, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> candle_core::Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    Ok(f(values::<T>(&storage, layout)?))
+}
+
+/// The values a contiguous CPU tensor's storage and layout describe, as `T`.
+fn values<'a, T: candle_core::WithDType>(storage: &'a candle_core::Storage, layout: &candle_core::Layout) -> candle_core::Result<&'a [T]> {
     let candle_core::Storage::Cpu(cpu) = storage else {
         return Err(candle_core::Error::Msg("maskner's kernels run on the CPU only".into()));
     };
-    let values = cpu.as_slice::<f32>()?;
+    let values = cpu.as_slice::<T>()?;
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&values[start..end]),
         None => Err(candle_core::Error::Msg("tensor is not contiguous".into())),

@@ -35,6 +35,8 @@ class Engine:
       instead of deadlocking on its parent's threads.
     - ``aggregation``, ``stride``: token-classifier members (``--aggregation``, ``--stride``).
     - ``progress``: show progress bars and notes on stderr (when it is a terminal).
+    - ``precision``: how the masked-LM members hold their weight matrices, ``"fp32"`` (default)
+      or ``"bf16"`` (half the memory, arithmetic still fp32; ``--precision``).
 
     Raises ``NotFoundError`` (a ``FileNotFoundError``) for a missing model or map,
     ``FilesError`` (an ``OSError``) for an unreadable one, ``InputError`` (a ``ValueError``)
@@ -58,6 +60,7 @@ class Engine:
         aggregation: Optional[Literal["none", "simple", "first", "average", "max"]] = None,
         stride: Optional[int] = None,
         progress: bool = True,
+        precision: Optional[Literal["fp32", "bf16"]] = None,
     ) -> None: ...
     @overload
     def tag(

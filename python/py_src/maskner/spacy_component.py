@@ -15,7 +15,8 @@ it by itself through the ``spacy_factories`` entry point of the ``maskner`` pack
 Configuration (``nlp.add_pipe("maskner", config={...})``; defaults in brackets):
 
 - the engine: ``models``, ``maps``, ``labels``, ``members``, ``config``, ``compat``,
-  ``threads``, ``aggregation``, ``stride`` [all ``None``/``False``], ``progress`` [``False``]:
+  ``threads``, ``aggregation``, ``stride``, ``precision`` [all ``None``/``False``],
+  ``progress`` [``False``]:
   the keywords of :class:`maskner.Engine`, which is loaded once, when the component is made;
 - ``mode`` [``"auto"``]: ``"auto"``: maskner finds the phrases itself (the text is tagged as
   ``Engine.tag(text, mode="auto")``, so ``word:__entity__`` in a text is plain text);
@@ -79,7 +80,7 @@ USER_DATA_KEY = "maskner"
 
 MODES = ("auto", "ents")
 STYLES = ("ent", "span")
-_ENGINE_KEYS = ("members", "models", "maps", "labels", "config", "compat", "threads", "aggregation", "stride", "progress")
+_ENGINE_KEYS = ("members", "models", "maps", "labels", "config", "compat", "threads", "aggregation", "stride", "progress", "precision")
 
 DEFAULT_CONFIG: Dict[str, Any] = {
     "models": None,
@@ -91,6 +92,7 @@ DEFAULT_CONFIG: Dict[str, Any] = {
     "threads": None,
     "aggregation": None,
     "stride": None,
+    "precision": None,
     "progress": False,
     "mode": "auto",
     "batch_size": 32,
@@ -431,6 +433,7 @@ def make_maskner(
     threads: Optional[int],
     aggregation: Optional[str],
     stride: Optional[int],
+    precision: Optional[str],
     progress: bool,
     mode: str,
     batch_size: int,
@@ -458,6 +461,7 @@ def make_maskner(
         "threads": threads,
         "aggregation": aggregation,
         "stride": stride,
+        "precision": precision,
         "progress": progress,
     }
     engine = Engine(**engine_kwargs)

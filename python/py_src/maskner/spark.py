@@ -86,6 +86,7 @@ def tag_dataframe(
     aggregation: Optional[str] = None,
     stride: Optional[int] = None,
     mode: str = "detect",
+    precision: Optional[str] = None,
 ) -> Any:
     """Tags the texts of a Spark DataFrame: a DataFrame with one row per input row, columns
     ``id_col``, ``text_col`` (their input names), ``entities`` and ``error`` (see
@@ -138,6 +139,7 @@ def tag_dataframe(
         "threads": threads,
         "aggregation": aggregation,
         "stride": stride,
+        "precision": precision,
     }
     # the settings travel to the executors and key each worker's engine cache as JSON
     try:
