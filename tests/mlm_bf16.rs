@@ -8,31 +8,12 @@ use candle_core::DType;
 use maskner::mlm::{MaskedLm, MlmInput, Precision};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Golden {
-    sentences: Vec<GoldenSentence>,
-}
-
-#[derive(Deserialize)]
-struct GoldenSentence {
-    input_ids: Vec<u32>,
-    reads: Vec<GoldenRead>,
-}
-
-#[derive(Deserialize)]
-struct GoldenRead {
-    position: usize,
-    top10: Vec<u32>,
-    logits: Vec<f32>,
-}
-
 fn load(name: &str, precision: Precision) -> MaskedLm {
     MaskedLm::load_with(name, &common::fixture(name), precision).unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
 }
 
-fn inputs(name: &str) -> (Vec<MlmInput>, Vec<GoldenSentence>) {
-    let p = common::root().join("data/goldens").join(format!("{name}.json"));
-    let g: Golden = serde_json::from_str(&std::fs::read_to_string(&p).expect("golden file")).expect("golden json");
+fn inputs(name: &str) -> (Vec<MlmInput>, Vec<common::GoldenSentence>) {
+    let g = common::mlm_golden(name);
     let inputs =
         g.sentences.iter().map(|s| MlmInput { ids: s.input_ids.clone(), reads: s.reads.iter().map(|r| r.position).collect() }).collect();
     (inputs, g.sentences)

@@ -12,26 +12,6 @@
 mod common;
 
 use maskner::mlm::{MaskedLm, MlmInput};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Golden {
-    sentences: Vec<GoldenSentence>,
-}
-
-#[derive(Deserialize)]
-struct GoldenSentence {
-    text: String,
-    input_ids: Vec<u32>,
-    reads: Vec<GoldenRead>,
-}
-
-#[derive(Deserialize)]
-struct GoldenRead {
-    position: usize,
-    top10: Vec<u32>,
-    logits: Vec<f32>,
-}
 
 /// The fixture model `name`, loaded.
 fn load(name: &str) -> MaskedLm {
@@ -40,8 +20,7 @@ fn load(name: &str) -> MaskedLm {
 
 fn check_parity(name: &str) -> MaskedLm {
     let model = load(name);
-    let p = common::root().join("data/goldens").join(format!("{name}.json"));
-    let g: Golden = serde_json::from_str(&std::fs::read_to_string(&p).expect("golden file")).expect("golden json");
+    let g = common::mlm_golden(name);
     assert_eq!(g.sentences.len(), 12);
     let mut inputs = Vec::new();
     for s in &g.sentences {

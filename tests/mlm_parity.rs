@@ -4,36 +4,15 @@
 mod common;
 
 use maskner::mlm::{MaskedLm, MlmInput};
-use serde::Deserialize;
 use std::path::Path;
-
-#[derive(Deserialize)]
-struct Golden {
-    sentences: Vec<GoldenSentence>,
-}
-
-#[derive(Deserialize)]
-struct GoldenSentence {
-    text: String,
-    input_ids: Vec<u32>,
-    reads: Vec<GoldenRead>,
-}
-
-#[derive(Deserialize)]
-struct GoldenRead {
-    position: usize,
-    top10: Vec<u32>,
-    logits: Vec<f32>,
-}
 
 /// The fixture model `name`, loaded.
 fn load(name: &str) -> MaskedLm {
     MaskedLm::load(name, &common::fixture(name)).unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
 }
 
-fn golden(name: &str) -> Golden {
-    let p = common::root().join("data/goldens").join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(&p).expect("golden file")).expect("golden json")
+fn golden(name: &str) -> common::MlmGolden {
+    common::mlm_golden(name)
 }
 
 fn check_parity(name: &str) {

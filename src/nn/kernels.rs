@@ -75,13 +75,40 @@ pub enum WeightLayout {
     InOut,
 }
 
+/// A weight matrix's values: fp32, or bf16 (see [`crate::nn::Precision`]).
+#[derive(Debug, Clone, Copy)]
+pub enum WeightValues<'a> {
+    F32(&'a [f32]),
+    Bf16(&'a [half::bf16]),
+}
+
+impl WeightValues<'_> {
+    fn len(&self) -> usize {
+        match self {
+            WeightValues::F32(w) => w.len(),
+            WeightValues::Bf16(w) => w.len(),
+        }
+    }
+}
+
+/// Output columns per widened block of a bf16 weight: a `[256, 768]` block is 0.75 MB of fp32,
+/// which stays in L2 while `gemm` reads it, and 256-column products still run at 85-90 % of
+/// one whole product (docs/benchmarks.md).
+const BF16_BLOCK: usize = 256;
+
 /// `y = x · Wᵀ + bias` for `x` = `[rows, k]` and the weight `[n, k]` stored as `layout` says,
 /// then the activation if given. Returns `[rows, n]`.
+///
+/// A bf16 weight is multiplied a block of [`BF16_BLOCK`] output columns at a time: the block is
+/// widened to fp32 (exactly: bf16 is the top half of an fp32) into a scratch buffer in the same
+/// layout, and multiplied there, so the arithmetic is fp32 and the whole weight is never held
+/// in fp32. Every block sums over `k` in the same order whatever the batch, so results stay
+/// batch-invariant.
 #[allow(clippy::too_many_arguments)]
 pub fn linear(
     x: &[f32],
     k: usize,
-    w: &[f32],
+    w: WeightValues<'_>,
     n: usize,
     layout: WeightLayout,
     bias: Option<&[f32]>,
@@ -90,56 +117,31 @@ pub fn linear(
 ) -> Vec<f32> {
     debug_assert_eq!(w.len(), n * k);
     let mut y = biased_output(x.len() / k.max(1), n, bias);
-    product(x, k, w, n, layout, &mut y, n, bias.is_some(), threads);
-    if let Some(act) = act {
-        activate_in_place(&mut y, act, threads);
-    }
-    y
-}
-
-/// Output columns per widened block in [`linear_bf16`]: a `[256, 768]` block is 0.75 MB of
-/// fp32, which stays in L2 while `gemm` reads it, and 256-column products still run at
-/// 85-90 % of one whole product (docs/benchmarks.md).
-const BF16_BLOCK: usize = 256;
-
-/// [`linear`] for a bf16 weight stored as `layout` says: each block of [`BF16_BLOCK`] output
-/// columns is widened to fp32 (exactly: bf16 is the top half of an fp32) into a scratch buffer,
-/// in the same layout, and multiplied there, so the arithmetic is fp32 and the whole weight is
-/// never held in fp32. Every column block sums over `k` in the same order whatever the batch,
-/// so results stay batch-invariant.
-#[allow(clippy::too_many_arguments)]
-pub fn linear_bf16(
-    x: &[f32],
-    k: usize,
-    w: &[half::bf16],
-    n: usize,
-    layout: WeightLayout,
-    bias: Option<&[f32]>,
-    act: Option<Activation>,
-    threads: Threads,
-) -> Vec<f32> {
-    debug_assert_eq!(w.len(), n * k);
-    let mut y = biased_output(x.len() / k.max(1), n, bias);
-    // a narrow last block joins the one before: `gemm` would take a few columns by another
-    // kernel, summing in another order for small batches than for large ones
-    let widest = if n < BF16_BLOCK + 32 { n } else { BF16_BLOCK + 31 };
-    let mut block = vec![0f32; widest * k];
-    let mut j0 = 0;
-    while j0 < n {
-        let cols = if n - j0 < BF16_BLOCK + 32 { n - j0 } else { BF16_BLOCK };
-        let block = &mut block[..cols * k];
-        match layout {
-            // rows j0.. of [n, k]: one run
-            WeightLayout::OutIn => widen_bf16(&w[j0 * k..(j0 + cols) * k], block),
-            // columns j0.. of [k, n]: a run per row, into [k, cols]
-            WeightLayout::InOut => {
-                for (kk, row) in block.chunks_exact_mut(cols).enumerate() {
-                    widen_bf16(&w[kk * n + j0..kk * n + j0 + cols], row);
+    match w {
+        WeightValues::F32(w) => product(x, k, w, n, layout, &mut y, n, bias.is_some(), threads),
+        WeightValues::Bf16(w) => {
+            // a narrow last block joins the one before: `gemm` would take a few columns by
+            // another kernel, summing in another order for small batches than for large ones
+            let widest = if n < BF16_BLOCK + 32 { n } else { BF16_BLOCK + 31 };
+            let mut block = vec![0f32; widest * k];
+            let mut j0 = 0;
+            while j0 < n {
+                let cols = if n - j0 < BF16_BLOCK + 32 { n - j0 } else { BF16_BLOCK };
+                let block = &mut block[..cols * k];
+                match layout {
+                    // rows j0.. of [n, k]: one run
+                    WeightLayout::OutIn => widen_bf16(&w[j0 * k..(j0 + cols) * k], block),
+                    // columns j0.. of [k, n]: a run per row, into [k, cols]
+                    WeightLayout::InOut => {
+                        for (kk, row) in block.chunks_exact_mut(cols).enumerate() {
+                            widen_bf16(&w[kk * n + j0..kk * n + j0 + cols], row);
+                        }
+                    }
                 }
+                product(x, k, block, cols, layout, &mut y[j0..], n, bias.is_some(), threads);
+                j0 += cols;
             }
         }
-        product(x, k, block, cols, layout, &mut y[j0..], n, bias.is_some(), threads);
-        j0 += cols;
     }
     if let Some(act) = act {
         activate_in_place(&mut y, act, threads);
@@ -630,8 +632,8 @@ mod tests {
         let x: Vec<f32> = (0..rows * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
         let w: Vec<f32> = (0..n * k).map(|i| ((i * 53 % 97) as f32 - 48.0) / 100.0).collect();
         let b: Vec<f32> = (0..n).map(|i| i as f32).collect();
-        let y = linear(&x, k, &w, n, WeightLayout::OutIn, Some(&b), None, Threads::Pool);
-        let yt = linear(&x, k, &transpose(&w, n, k), n, WeightLayout::InOut, Some(&b), None, Threads::One);
+        let y = linear(&x, k, WeightValues::F32(&w), n, WeightLayout::OutIn, Some(&b), None, Threads::Pool);
+        let yt = linear(&x, k, WeightValues::F32(&transpose(&w, n, k)), n, WeightLayout::InOut, Some(&b), None, Threads::One);
         for i in 0..rows {
             for j in 0..n {
                 let want: f32 = (0..k).map(|kk| x[i * k + kk] * w[j * k + kk]).sum::<f32>() + b[j];
@@ -639,7 +641,7 @@ mod tests {
                 assert!((yt[i * n + j] - want).abs() < 1e-4, "({i},{j}) {} vs {want}", yt[i * n + j]);
             }
         }
-        let relu = linear(&x, k, &w, n, WeightLayout::OutIn, None, Some(Activation::Relu), Threads::One);
+        let relu = linear(&x, k, WeightValues::F32(&w), n, WeightLayout::OutIn, None, Some(Activation::Relu), Threads::One);
         assert!(relu.iter().all(|&v| v >= 0.0) && relu.iter().any(|&v| v > 0.0));
     }
 
@@ -655,15 +657,16 @@ mod tests {
         let widened: Vec<f32> = w16.iter().map(|v| v.to_f32()).collect();
         assert!(widened != w32, "the test weight must lose precision in bf16");
         let b: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
-        let y = linear_bf16(&x, k, &w16, n, WeightLayout::OutIn, Some(&b), None, Threads::Pool);
-        let want = linear(&x, k, &widened, n, WeightLayout::OutIn, Some(&b), None, Threads::Pool);
+        let y = linear(&x, k, WeightValues::Bf16(&w16), n, WeightLayout::OutIn, Some(&b), None, Threads::Pool);
+        let want = linear(&x, k, WeightValues::F32(&widened), n, WeightLayout::OutIn, Some(&b), None, Threads::Pool);
         let worst = y.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(worst < 1e-5, "bf16 product differs from the fp32 one on the widened weight by {worst}");
-        let yt = linear_bf16(&x, k, &transpose(&w16, n, k), n, WeightLayout::InOut, Some(&b), None, Threads::One);
+        let yt = linear(&x, k, WeightValues::Bf16(&transpose(&w16, n, k)), n, WeightLayout::InOut, Some(&b), None, Threads::One);
         let worst = yt.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(worst < 1e-5, "bf16 product on the transposed weight differs by {worst}");
         // the first 16 rows alone, on one thread, give the same bits
-        let alone = linear_bf16(&x[..16 * k], k, &w16, n, WeightLayout::OutIn, Some(&b), Some(Activation::Gelu), Threads::One);
+        let alone =
+            linear(&x[..16 * k], k, WeightValues::Bf16(&w16), n, WeightLayout::OutIn, Some(&b), Some(Activation::Gelu), Threads::One);
         let mut gelu = y[..16 * n].to_vec();
         activate_in_place(&mut gelu, Activation::Gelu, Threads::One);
         assert!(alone == gelu, "rows differ when run alone");

@@ -10,11 +10,11 @@ use crate::mlm::weights::Weights;
 pub mod kernels;
 pub mod precision;
 
-pub use kernels::{Threads, WeightLayout};
+pub use kernels::{Threads, WeightLayout, WeightValues};
 pub use precision::Precision;
 
-/// A dense layer `y = x · Wᵀ + b`, run by [`kernels::linear`] (an fp32 weight) or
-/// [`kernels::linear_bf16`] (a bf16 one, see [`Precision`]). Loaded with the weight as PyTorch
+/// A dense layer `y = x · Wᵀ + b`, run by [`kernels::linear`] on an fp32 or a bf16 weight (see
+/// [`Precision`]). Loaded with the weight as PyTorch
 /// stores it; [`Linear::prepare`] transposes it once for the faster layout.
 pub struct Linear {
     /// `[out, in]` (as stored by PyTorch) or `[in, out]`, as `layout` says; f32 or bf16.
@@ -130,8 +130,8 @@ impl Linear {
         }
         let bias = self.bias.as_deref();
         match self.weight.dtype() {
-            DType::BF16 => with_values(&self.weight, |w| kernels::linear_bf16(x, k, w, n, self.layout, bias, act, threads)),
-            _ => with_f32(&self.weight, |w| kernels::linear(x, k, w, n, self.layout, bias, act, threads)),
+            DType::BF16 => with_values(&self.weight, |w| kernels::linear(x, k, WeightValues::Bf16(w), n, self.layout, bias, act, threads)),
+            _ => with_f32(&self.weight, |w| kernels::linear(x, k, WeightValues::F32(w), n, self.layout, bias, act, threads)),
         }
     }
 }

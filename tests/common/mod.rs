@@ -112,3 +112,30 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path, skip: &[&str]) {
         std::fs::copy(e.path(), to.join(e.file_name())).expect("copy a fixture file");
     }
 }
+
+/// A fixture's masked-LM golden from transformers (`data/goldens/<name>.json`, written by
+/// tools/make_mlm_fixtures.py and tools/make_member_fixtures.py).
+#[derive(serde::Deserialize)]
+pub struct MlmGolden {
+    pub sentences: Vec<GoldenSentence>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct GoldenSentence {
+    pub text: String,
+    pub input_ids: Vec<u32>,
+    pub reads: Vec<GoldenRead>,
+}
+
+/// One read position: transformers' top-10 ids and all its logits there.
+#[derive(serde::Deserialize)]
+pub struct GoldenRead {
+    pub position: usize,
+    pub top10: Vec<u32>,
+    pub logits: Vec<f32>,
+}
+
+pub fn mlm_golden(name: &str) -> MlmGolden {
+    let p = root().join("data/goldens").join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&p).expect("golden file")).expect("golden json")
+}
