@@ -14,8 +14,8 @@ pub use kernels::{Threads, WeightLayout, WeightValues};
 pub use precision::Precision;
 
 /// A dense layer `y = x · Wᵀ + b`, run by [`kernels::linear`] on an fp32 or a bf16 weight (see
-/// [`Precision`]). Loaded with the weight as PyTorch
-/// stores it; [`Linear::prepare`] transposes it once for the faster layout.
+/// [`Precision`]). Loaded with the weight as PyTorch stores it; [`Linear::prepare`] transposes
+/// it once for the faster layout.
 pub struct Linear {
     /// `[out, in]` (as stored by PyTorch) or `[in, out]`, as `layout` says; f32 or bf16.
     weight: Tensor,
@@ -64,20 +64,8 @@ impl Linear {
             anyhow::ensure!(wk == k, "cannot stack linear layers of input widths {k} and {wk}");
             rows += n;
         }
-        // read every part in place (no copy before the transposing pass)
-        let guards: Vec<_> = parts.iter().map(|l| l.weight.storage_and_layout()).collect();
-        let device = first.weight.device();
-        let weight = match first.weight.dtype() {
-            DType::BF16 => {
-                let refs = guards.iter().map(|(st, l)| values::<half::bf16>(st, l)).collect::<candle_core::Result<Vec<_>>>()?;
-                Tensor::from_vec(kernels::transpose_stacked(&refs, k), (k, rows), device)?
-            }
-            _ => {
-                let refs = guards.iter().map(|(st, l)| values::<f32>(st, l)).collect::<candle_core::Result<Vec<_>>>()?;
-                Tensor::from_vec(kernels::transpose_stacked(&refs, k), (k, rows), device)?
-            }
-        };
-        Ok(Self { weight, layout: WeightLayout::InOut, bias })
+        let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight).collect();
+        Ok(Self { weight: transposed(&weights, k, rows)?, layout: WeightLayout::InOut, bias })
     }
 
     /// Transposes the weight to `[in, out]`, the layout [`kernels::linear`] runs fastest
@@ -88,12 +76,7 @@ impl Linear {
             return Ok(self);
         }
         let (n, k) = self.weight.dims2()?;
-        let device = self.weight.device();
-        let weight = match self.weight.dtype() {
-            DType::BF16 => Tensor::from_vec(with_values(&self.weight, |w: &[half::bf16]| kernels::transpose(w, n, k))?, (k, n), device)?,
-            _ => Tensor::from_vec(with_f32(&self.weight, |w| kernels::transpose(w, n, k))?, (k, n), device)?,
-        };
-        Ok(Self { weight, layout: WeightLayout::InOut, bias: self.bias })
+        Ok(Self { weight: transposed(&[&self.weight], k, n)?, layout: WeightLayout::InOut, bias: self.bias })
     }
 
     /// Output width.
@@ -133,6 +116,21 @@ impl Linear {
             DType::BF16 => with_values(&self.weight, |w| kernels::linear(x, k, WeightValues::Bf16(w), n, self.layout, bias, act, threads)),
             _ => with_f32(&self.weight, |w| kernels::linear(x, k, WeightValues::F32(w), n, self.layout, bias, act, threads)),
         }
+    }
+}
+
+/// `[k, rows]`: the transpose of `[n_i, k]` matrices (f32 or bf16, all the same) stacked along
+/// their rows, `rows` = Σ n_i, read in place and written in one pass
+/// ([`kernels::transpose_stacked`]).
+fn transposed(parts: &[&Tensor], k: usize, rows: usize) -> candle_core::Result<Tensor> {
+    fn as_type<T: candle_core::WithDType + kernels::Element>(parts: &[&Tensor], k: usize, rows: usize) -> candle_core::Result<Tensor> {
+        let guards: Vec<_> = parts.iter().map(|t| t.storage_and_layout()).collect();
+        let refs = guards.iter().map(|(st, l)| values::<T>(st, l)).collect::<candle_core::Result<Vec<_>>>()?;
+        Tensor::from_vec(kernels::transpose_stacked(&refs, k), (k, rows), parts.first().map_or(&candle_core::Device::Cpu, |t| t.device()))
+    }
+    match parts.first().map(|t| t.dtype()) {
+        Some(DType::BF16) => as_type::<half::bf16>(parts, k, rows),
+        _ => as_type::<f32>(parts, k, rows),
     }
 }
 
